@@ -1,0 +1,125 @@
+"""The ``folkrnn`` command: the tutorial's steps from a terminal.
+
+    folkrnn download                      fetch and unzip the Nottingham tunes
+    folkrnn prepare                       encode, split and cache them (prints "kept N tunes")
+    folkrnn train --run NAME [--set key=value ...]
+    folkrnn evaluate --run NAME [--json]
+    folkrnn generate --run NAME [--steps N | --bars N] ... --out tune.mid
+
+Problems a user can fix are printed as one line on stderr (exit status 1), without a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from folkrnn.errors import FolkRNNError
+
+
+def _download(args: argparse.Namespace) -> None:
+    from folkrnn.download import download_dataset
+
+    folder = download_dataset(args.url)
+    print(f"MIDI files in {folder}")
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    from folkrnn.dataset import prepare_dataset
+
+    print(prepare_dataset(force=args.force).summary())
+
+
+def _train(args: argparse.Namespace) -> None:
+    from folkrnn.config import default_config
+    from folkrnn.train import train_model
+
+    config = default_config().with_overrides(args.set or [])
+    train_model(config, args.run, fresh=args.fresh)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from folkrnn.evaluate import evaluate_run, format_report
+
+    report = evaluate_run(args.run, split=args.split)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+
+
+def _generate(args: argparse.Namespace) -> None:
+    from folkrnn.generate import generate_from_run
+    from folkrnn.listen import save_tune
+
+    tune = generate_from_run(args.run, steps=args.steps, bars=args.bars, seed=args.seed,
+                             temperature=args.temperature, top_k=args.top_k, meter=args.meter,
+                             key=args.key, chords=args.chords, prime=args.prime)
+    written = save_tune(tune, midi=args.out, abc=args.abc, wav=args.wav, bpm=args.bpm)
+    for path in written:
+        print(f"wrote {path}")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``folkrnn`` command."""
+    main = argparse.ArgumentParser(prog="folkrnn", description=__doc__.split("\n")[0])
+    sub = main.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("download", help="fetch and unzip the Nottingham dataset into data/")
+    p.add_argument("--url", help="source zip (default: $FOLKRNN_DATA_URL or GitHub)")
+    p.set_defaults(func=_download)
+
+    p = sub.add_parser("prepare", help="encode, split and cache the tunes")
+    p.add_argument("--force", action="store_true", help="rebuild the cache")
+    p.set_defaults(func=_prepare)
+
+    p = sub.add_parser("train", help="train a model into runs/NAME (resumes if interrupted)")
+    p.add_argument("--run", required=True, help="run name (folder under runs/)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a hyperparameter, e.g. --set units=128 (repeatable)")
+    p.add_argument("--fresh", action="store_true", help="start over instead of resuming")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="NLL and accuracy on held-out tunes, with baselines")
+    p.add_argument("--run", required=True)
+    p.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("generate", help="write a new tune with a trained model")
+    p.add_argument("--run", required=True)
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="length in 16th-note steps")
+    length.add_argument("--bars", type=int, help="length in bars")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same tune)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (> 0)")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest (0 = all)")
+    p.add_argument("--meter", help="time signature, e.g. 6/8")
+    p.add_argument("--key", help="key of the output, e.g. D or Em")
+    p.add_argument("--chords", help='chord progression, one per bar, e.g. "G D Em C"')
+    p.add_argument("--prime", help="MIDI file, or test:NAME for a held-out tune, to continue")
+    p.add_argument("--bpm", type=float, default=120.0, help="tempo of the written files")
+    p.add_argument("--out", required=True, help="MIDI file to write")
+    p.add_argument("--abc", help="also write ABC notation here")
+    p.add_argument("--wav", help="also write audio here")
+    p.set_defaults(func=_generate)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; user-fixable errors become one line on stderr and exit status 1."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except FolkRNNError as error:
+        print(f"folkrnn {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"folkrnn {args.command}: interrupted; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,279 @@
+"""The dataset pipeline: encode every tune once, split, cache, and cut training windows.
+
+Explained in notebook 02_build_model (windows) and 01_collect_data (split and cache).
+
+* `prepare_dataset` encodes all MIDI files (in parallel), splits them by a stable hash of the file
+  name (train/valid/test ≈ 80/10/10) and caches the arrays as ``npz`` + JSON (no pickle). The cache
+  is rebuilt when the MIDI files or `ENCODING_VERSION` change.
+* `tune_arrays` turns one tune into model inputs and targets (the model sees step t and predicts
+  step t+1); `training_windows` cuts those into a shuffled, optionally transposed `tf.data`
+  pipeline.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from folkrnn import music, paths
+from folkrnn.errors import FolkRNNError
+from folkrnn.music import Tune
+
+ENCODING_VERSION = 1  # bump when the representation changes: old caches are rebuilt
+SPLITS = ("train", "valid", "test")
+INPUT_KEYS = ("melody", "chord", "position", "meter", "next_chord")
+TARGET_KEYS = ("melody", "chord")
+
+
+def split_of(name: str) -> str:
+    """``train``, ``valid`` or ``test`` for a tune name: a stable hash, never a random draw."""
+    bucket = int(hashlib.sha1(name.encode()).hexdigest(), 16) % 100
+    return "train" if bucket < 80 else "valid" if bucket < 90 else "test"
+
+
+@dataclass
+class TuneSet:
+    """The encoded collection: tunes per split and the count of skipped files per reason."""
+
+    tunes: dict[str, list[Tune]]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def all(self) -> list[Tune]:
+        return [t for s in SPLITS for t in self.tunes[s]]
+
+    def summary(self) -> str:
+        """``kept N tunes`` and the split and skip counts, as `folkrnn prepare` prints them."""
+        sizes = ", ".join(f"{s} {len(self.tunes[s])}" for s in SPLITS)
+        lines = [f"kept {len(self.all)} tunes ({sizes})"]
+        lines += [f"skipped {n} tunes: {reason}" for reason, n in sorted(self.skipped.items())]
+        return "\n".join(lines)
+
+
+def _encode_file(path: str) -> Tune | tuple[str, str]:
+    try:
+        return music.read_tune(path)
+    except music.TuneError as error:
+        return error.reason, str(error)
+
+
+def encode_files(files: list[Path], workers: int | None = None) -> TuneSet:
+    """Encode MIDI files into a `TuneSet` (skipping, with a reason, those that don't fit)."""
+    workers = workers or min(os.cpu_count() or 1, 4)
+    names = [str(f) for f in files]
+    if workers > 1 and len(names) > 50:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_encode_file, names, chunksize=32))
+    else:
+        results = [_encode_file(n) for n in names]
+    tunes: dict[str, list[Tune]] = {s: [] for s in SPLITS}
+    skipped: collections.Counter[str] = collections.Counter()
+    for result in results:
+        if isinstance(result, Tune):
+            tunes[split_of(result.name)].append(result)
+        else:
+            skipped[result[0]] += 1
+    return TuneSet(tunes, dict(skipped))
+
+
+def _source_digest(files: list[Path]) -> str:
+    digest = hashlib.sha256(f"encoding {ENCODING_VERSION}".encode())
+    for f in files:
+        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_dir() -> Path:
+    """Where the encoded arrays are cached."""
+    return paths.data_dir() / "cache"
+
+
+def vocabularies() -> dict[str, list[str]]:
+    """The names behind every integer id (saved as ``vocab.json`` with the cache and each run)."""
+    return {"melody": [music.melody_name(i) for i in range(music.MELODY_SIZE)],
+            "chord": [music.chord_name(i) for i in range(music.CHORD_SIZE)],
+            "meter": list(music.METERS),
+            "position": [str(i) for i in range(music.MAX_BAR_STEPS)]}
+
+
+def _write_atomic(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_cache(tuneset: TuneSet, folder: Path, source: str) -> None:
+    """Write the tunes as ``tunes.npz`` (arrays) + ``tunes.json`` (names, keys, meters, splits)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tunes = tuneset.all
+    offsets = np.cumsum([0] + [len(t) for t in tunes])
+    arrays = {"melody": np.concatenate([t.melody for t in tunes]) if tunes else np.zeros(0),
+              "chords": np.concatenate([t.chords for t in tunes]) if tunes else np.zeros(0),
+              "offsets": offsets}
+    meta = {"encoding_version": ENCODING_VERSION, "source": source, "skipped": tuneset.skipped,
+            "tunes": [{"name": t.name, "key": t.key, "meters": t.meters,
+                       "split": split_of(t.name)} for t in tunes]}
+
+    def write_npz(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    _write_atomic(folder / "vocab.json",
+                  lambda tmp: Path(tmp).write_text(json.dumps(vocabularies(), indent=1)))
+    _write_atomic(folder / "tunes.npz", write_npz)
+    _write_atomic(folder / "tunes.json", lambda tmp: Path(tmp).write_text(json.dumps(meta)))
+
+
+def load_cache(folder: Path, source: str | None = None) -> TuneSet | None:
+    """The cached `TuneSet`, or None if missing, stale (other source or version) or unreadable."""
+    try:
+        meta = json.loads((folder / "tunes.json").read_text())
+        if meta["encoding_version"] != ENCODING_VERSION or (source and meta["source"] != source):
+            return None
+        with np.load(folder / "tunes.npz", allow_pickle=False) as npz:
+            melody, chords, offsets = npz["melody"], npz["chords"], npz["offsets"]
+    except (OSError, ValueError, KeyError):
+        return None
+    tunes: dict[str, list[Tune]] = {s: [] for s in SPLITS}
+    for i, info in enumerate(meta["tunes"]):
+        a, b = offsets[i], offsets[i + 1]
+        tunes[info["split"]].append(Tune(melody[a:b], chords[a:b], [tuple(m) for m in info["meters"]],
+                                         info["key"], info["name"]))
+    return TuneSet(tunes, meta["skipped"])
+
+
+def prepare_dataset(midi_folder: Path | None = None, *, force: bool = False) -> TuneSet:
+    """Encode, split and cache the collection (or load the cache when it is up to date)."""
+    from folkrnn.download import midi_files
+
+    files = midi_files(midi_folder)
+    source = _source_digest(files)
+    if not force:
+        cached = load_cache(cache_dir(), source)
+        if cached is not None:
+            return cached
+    tuneset = encode_files(files)
+    if not tuneset.all:
+        raise FolkRNNError(f"none of the {len(files)} MIDI files could be encoded: "
+                           f"{tuneset.skipped}; check the data folder or run folkrnn download again")
+    save_cache(tuneset, cache_dir(), source)
+    return tuneset
+
+
+def load_dataset() -> TuneSet:
+    """The prepared tunes: from the cache if present (fast), else prepared now."""
+    cached = load_cache(cache_dir())
+    return cached if cached is not None else prepare_dataset()
+
+
+# --- model inputs ----------------------------------------------------------------------------
+def tune_arrays(tune: Tune) -> dict[str, np.ndarray]:
+    """Inputs and targets of one tune for next-step prediction (explained in notebook 02).
+
+    A silent step (rest, no chord) is put before the tune, so step 0 is predicted too. At each
+    step t the model sees what sounded at t (``melody``, ``chord``) and what is known of t+1 in
+    advance (``position``, ``meter``; ``next_chord`` for the melody head, teacher-forced), and
+    learns ``target_melody`` and ``target_chord`` of step t+1.
+    """
+    melody = np.concatenate([[music.REST], tune.melody]).astype(np.int32)
+    chords = np.concatenate([[music.NO_CHORD], tune.chords]).astype(np.int32)
+    return {"melody": melody[:-1], "chord": chords[:-1],
+            "position": tune.positions.astype(np.int32), "meter": tune.meter_ids.astype(np.int32),
+            "next_chord": chords[1:], "target_melody": melody[1:], "target_chord": chords[1:]}
+
+
+def _transposed(arrays: dict[str, np.ndarray], shift: int) -> dict[str, np.ndarray]:
+    out = dict(arrays)
+    for key in ("melody", "target_melody"):
+        out[key] = music.transpose_melody(arrays[key], shift)
+    for key in ("chord", "next_chord", "target_chord"):
+        out[key] = music.transpose_chords(arrays[key], shift)
+    return out
+
+
+def _window_starts(length: int, seq_len: int, rng: np.random.Generator) -> np.ndarray:
+    offset = int(rng.integers(0, seq_len))
+    return np.maximum(np.arange(-offset, length, seq_len), 0)
+
+
+def _windows(tunes: list[Tune], seq_len: int, rng: np.random.Generator, transpose: bool
+             ) -> Iterator[tuple[dict[str, np.ndarray], int]]:
+    """One epoch of windows covering every step once, each with its valid length."""
+    for tune in tunes:
+        arrays = tune_arrays(tune)
+        if transpose:
+            low, high = tune.pitch_shift_range()
+            arrays = _transposed(arrays, int(rng.integers(max(low, -6), min(high, 6) + 1)))
+        starts = _window_starts(len(tune), seq_len, rng)
+        ends = np.append(starts[1:], len(tune))
+        for start, end in zip(starts, ends):
+            if end > start:
+                yield {k: v[start:end] for k, v in arrays.items()}, end - start
+
+
+def batch_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: int = 0,
+                  epoch: int = 0, transpose: bool = False, shuffle: bool = True
+                  ) -> Iterator[tuple[dict, dict, dict]]:
+    """One epoch of ``(inputs, targets, sample_weights)`` numpy batches, padded and masked.
+
+    Windows are shuffled (``shuffle``) and transposed by a random shift that keeps the melody in
+    range (``transpose``); a seed and epoch number make the order reproducible.
+    """
+    rng = np.random.default_rng([seed, epoch])
+    windows = list(_windows(tunes, seq_len, rng, transpose))
+    order = rng.permutation(len(windows)) if shuffle else np.arange(len(windows))
+    for first in range(0, len(order), batch_size):
+        chosen = [windows[i] for i in order[first:first + batch_size]]
+        batch = {k: np.zeros((len(chosen), seq_len), np.int32) for k in chosen[0][0]}
+        mask = np.zeros((len(chosen), seq_len), np.float32)
+        for row, (arrays, length) in enumerate(chosen):
+            for key, values in arrays.items():
+                batch[key][row, :length] = values
+            mask[row, :length] = 1
+        inputs = {k: batch[k] for k in INPUT_KEYS}
+        targets = {k: batch["target_" + k] for k in TARGET_KEYS}
+        yield inputs, targets, {k: mask for k in TARGET_KEYS}
+
+
+def training_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: int = 0,
+                     transpose: bool = True, shuffle: bool = True, repeat: bool = True):
+    """A `tf.data.Dataset` of training batches (see `batch_windows`), reshuffled every epoch."""
+    import tensorflow as tf
+
+    if not tunes:
+        raise FolkRNNError("no tunes to train on: run folkrnn prepare (or notebook 01) first")
+    ints = tf.TensorSpec((None, seq_len), tf.int32)
+    floats = tf.TensorSpec((None, seq_len), tf.float32)
+    signature = ({k: ints for k in INPUT_KEYS}, {k: ints for k in TARGET_KEYS},
+                 {k: floats for k in TARGET_KEYS})
+
+    def generate():
+        epoch = 0
+        while True:
+            yield from batch_windows(tunes, seq_len, batch_size, seed=seed, epoch=epoch,
+                                     transpose=transpose, shuffle=shuffle)
+            epoch += 1
+            if not repeat:
+                return
+
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(tunes: list[Tune], seq_len: int, batch_size: int) -> int:
+    """How many batches `batch_windows` yields per epoch (the same every epoch, up to one)."""
+    windows = sum(len(t) // seq_len + 1 for t in tunes)
+    return max(1, windows // batch_size)

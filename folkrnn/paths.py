@@ -1,0 +1,38 @@
+"""Where the project keeps its data and its training runs.
+
+Everything lives under one home folder: the project folder by default, or the folder named by
+the environment variable ``FOLKRNN_HOME``. Explained in notebook 01.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def home() -> Path:
+    """The folder that holds ``data/`` and ``runs/`` (``FOLKRNN_HOME`` or the project folder)."""
+    return Path(os.environ.get("FOLKRNN_HOME") or PROJECT_DIR).expanduser().resolve()
+
+
+def data_dir() -> Path:
+    """The folder the dataset is downloaded and cached into."""
+    return home() / "data"
+
+
+def runs_dir() -> Path:
+    """The folder training runs are written into, one sub-folder per run."""
+    return home() / "runs"
+
+
+def run_dir(name: str) -> Path:
+    """The folder of the training run called ``name``."""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ValueError(f"invalid run name {name!r}: use letters, digits, '-' or '_'")
+    return runs_dir() / name
+
+
+def outputs_dir() -> Path:
+    """The folder the generated tunes (MIDI, ABC, WAV) are written into."""
+    return home() / "outputs"
