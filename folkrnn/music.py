@@ -308,9 +308,10 @@ def load_midi(source: str | Path | bytes) -> pretty_midi.PrettyMIDI:
     except FileNotFoundError:
         raise FolkRNNError(f"{label}: no such file; check the path") from None
     except Exception as exc:  # mido/pretty_midi raise many types for broken files
-        raise TuneError("unreadable", f"{label} is not a readable MIDI file "
-                        f"({type(exc).__name__}: {exc}); "
-                        "check that it is a complete .mid file") from None
+        detail = ("it ends too early: empty or truncated" if isinstance(exc, EOFError)
+                  else str(exc) or type(exc).__name__)
+        raise TuneError("unreadable", f"{label} is not a readable MIDI file ({detail}); "
+                        "use a complete Standard MIDI File (.mid), e.g. export it again") from None
 
 
 def _ticks(pm: pretty_midi.PrettyMIDI, seconds: float) -> int:
