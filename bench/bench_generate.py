@@ -1,0 +1,54 @@
+"""How fast does the sampler write a tune? Target: 2,048 steps in at most 1 s.
+
+    .venv/bin/python bench/bench_generate.py [--run NAME] [--steps 2048] [--repeats 3]
+
+Without ``--run`` an untrained model of the default size (``Config()``) is built: sampling speed
+does not depend on the weights' values. Prints the figures (explained in notebook 04).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from folkrnn.config import Config  # noqa: E402
+from folkrnn.generate import sample_tune  # noqa: E402
+from folkrnn.model import StepModel, build_model, load_run  # noqa: E402
+
+TARGET_SECONDS = 1.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", help="a trained run (default: untrained Config() model)")
+    parser.add_argument("--steps", type=int, default=2048)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    model, config = load_run(args.run) if args.run else (build_model(Config()), Config())
+    started = time.perf_counter()
+    step_model = StepModel(model, config)
+    setup = time.perf_counter() - started
+    times = []
+    for seed in range(args.repeats):
+        started = time.perf_counter()
+        sample_tune(step_model, steps=args.steps, seed=seed)
+        times.append(time.perf_counter() - started)
+    best, mean = min(times), sum(times) / len(times)
+    print(f"model: {args.run or 'untrained Config()'} (layers={config.layers}, "
+          f"units={config.units}, factorised={config.factorised})")
+    print(f"StepModel set-up: {setup * 1000:.0f} ms")
+    print(f"sample_tune, {args.steps} steps: best {best:.3f} s, mean {mean:.3f} s over "
+          f"{args.repeats} runs ({best / args.steps * 1e6:.0f} µs per step)")
+    verdict = "OK" if best <= TARGET_SECONDS else "SLOWER THAN TARGET"
+    print(f"target ≤ {TARGET_SECONDS:.1f} s: {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

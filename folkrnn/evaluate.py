@@ -1,0 +1,342 @@
+"""How good is the model? Log-likelihood and accuracy on held-out tunes, against baselines.
+
+Explained in notebook 04_test_model. Every predictor – the LSTM and each baseline – plays the same
+game as in training (`dataset.tune_arrays`): at each step it knows the true history of the tune
+(with a silent step before the first one) and gives a probability to every melody event and every
+chord class of the next step. From those probabilities we measure, averaged over all steps:
+
+* ``melody_nll``, ``chord_nll``: the negative log-probability of the true event, in nats per step
+  (lower is better); ``total_nll`` is their sum, the model's loss for the whole step;
+* ``melody_acc``, ``chord_acc``: how often the likeliest event is the true one;
+* ``*_sampled_acc``: how often ONE event drawn from the distribution (fixed seed) matches the truth,
+  as in Yoav Zimmerman's music_rnn report (melody 64.15 %, harmony 91.57 %, overall 77.84 %).
+  There each step held a sounding pitch, so the melody is compared by its SOUNDING pitch: a drawn
+  ``hold`` means "the note of the true previous step goes on". ``overall_sampled_acc`` is the mean
+  of the two (the report doesn't define it further; 64.15 and 91.57 average to 77.86).
+
+The baselines, fitted on the training tunes; melody and chords are modelled independently, so the
+total NLL is the sum of the two streams' NLLs:
+
+* ``unigram``: how often each event occurs, ignoring the history (add-one smoothing);
+* ``repeat``: "nothing changes": the note goes on (``hold`` after an onset or a hold, ``rest`` after
+  a rest) and the chord stays. It gives that guess probability 1-ε and spreads ε evenly over the
+  other events, ε being the fraction of training steps where the guess is wrong;
+* ``ngram2`` … ``ngram5``: Markov chains that look at the previous 1…4 events, with interpolated
+  Witten-Bell smoothing (each context mixes its counts with the next shorter context, trusting its
+  own counts more the more often it was seen and the fewer different events followed it).
+"""
+from __future__ import annotations
+
+from typing import Iterable, Protocol
+
+import numpy as np
+
+from folkrnn import music
+from folkrnn.dataset import INPUT_KEYS, tune_arrays
+from folkrnn.errors import FolkRNNError
+from folkrnn.music import Tune
+
+METRIC_KEYS = ("melody_nll", "chord_nll", "total_nll", "melody_acc", "chord_acc",
+               "melody_sampled_acc", "chord_sampled_acc", "overall_sampled_acc")
+BASELINE_NAMES = ("unigram", "repeat", "ngram2", "ngram3", "ngram4", "ngram5")
+
+
+# --- baselines: one model per stream (melody events or chord classes) ---------------------------
+class StreamModel(Protocol):
+    """A model of one stream of ints: ``log_probs(seq)[t]`` predicts ``seq[t]`` from ``seq[:t]``."""
+
+    size: int
+
+    def fit(self, sequences: list[np.ndarray]) -> "StreamModel": ...
+
+    def log_probs(self, sequence: np.ndarray) -> np.ndarray: ...
+
+
+class Unigram:
+    """Event frequencies, blind to the history; ``alpha`` is added to every count (add-one)."""
+
+    def __init__(self, size: int, alpha: float = 1.0):
+        self.size, self.alpha = size, alpha
+        self.probs = np.full(size, 1.0 / size)
+
+    def fit(self, sequences: list[np.ndarray]) -> "Unigram":
+        counts = np.bincount(np.concatenate(sequences), minlength=self.size) + self.alpha
+        self.probs = counts / counts.sum()
+        return self
+
+    def log_probs(self, sequence: np.ndarray) -> np.ndarray:
+        return np.tile(np.log(self.probs), (len(sequence), 1))
+
+
+class Repeat:
+    """Guess ``follow[previous]`` with probability 1-ε, the other events share ε evenly.
+
+    ``start`` is the silent step before the tune; ε is fitted as the fraction of wrong guesses.
+    """
+
+    def __init__(self, size: int, follow: np.ndarray, start: int = 0):
+        self.size, self.follow, self.start = size, np.asarray(follow), start
+        self.epsilon = 0.5
+
+    def guesses(self, sequence: np.ndarray) -> np.ndarray:
+        previous = np.concatenate([[self.start], sequence[:-1]]).astype(np.int64)
+        return self.follow[previous]
+
+    def fit(self, sequences: list[np.ndarray]) -> "Repeat":
+        wrong = sum(int(np.sum(self.guesses(s) != s)) for s in sequences)
+        steps = sum(len(s) for s in sequences)
+        self.epsilon = float(np.clip(wrong / max(steps, 1), 1e-6, 1 - 1e-6))
+        return self
+
+    def log_probs(self, sequence: np.ndarray) -> np.ndarray:
+        out = np.full((len(sequence), self.size), np.log(self.epsilon / (self.size - 1)))
+        out[np.arange(len(sequence)), self.guesses(sequence)] = np.log(1 - self.epsilon)
+        return out
+
+
+class NGram:
+    """A Markov chain of ``order - 1`` previous events with interpolated Witten-Bell smoothing.
+
+    P(w | h) = (c(h, w) + T(h) · P(w | h')) / (c(h) + T(h)), where c counts training steps,
+    T(h) is the number of different events seen after h, and h' is h without its oldest event;
+    the recursion ends at the uniform distribution. Contexts reaching before the tune are filled
+    with a start symbol (``size``), which is never predicted.
+    """
+
+    def __init__(self, order: int, size: int):
+        self.order, self.size = order, size
+        self.tables: list[tuple[np.ndarray, np.ndarray]] = []  # per context length: codes, counts
+
+    def _context_codes(self, sequence: np.ndarray) -> list[np.ndarray]:
+        """For each context length j = 0..order-1: one integer code per step for its context."""
+        k, n = self.order - 1, len(sequence)
+        padded = np.concatenate([np.full(k, self.size), sequence]).astype(np.int64)
+        codes = [np.zeros(n, np.int64)]
+        for j in range(1, k + 1):  # add the event j steps back
+            codes.append(codes[-1] * (self.size + 1) + padded[k - j:k - j + n])
+        return codes
+
+    def fit(self, sequences: list[np.ndarray]) -> "NGram":
+        per_sequence = [self._context_codes(s) for s in sequences]
+        targets = np.concatenate(sequences).astype(np.int64)
+        self.tables = []
+        for j in range(self.order):
+            codes = np.concatenate([c[j] for c in per_sequence])
+            unique, row = np.unique(codes, return_inverse=True)
+            counts = np.bincount(row * self.size + targets, minlength=len(unique) * self.size)
+            self.tables.append((unique, counts.reshape(len(unique), self.size).astype(np.float64)))
+        return self
+
+    def log_probs(self, sequence: np.ndarray) -> np.ndarray:
+        probs = np.full((len(sequence), self.size), 1.0 / self.size)
+        for (unique, counts), codes in zip(self.tables, self._context_codes(sequence)):
+            row = np.minimum(np.searchsorted(unique, codes), len(unique) - 1)
+            seen = unique[row] == codes
+            c = counts[row[seen]]
+            types = (c > 0).sum(axis=1, keepdims=True)
+            probs[seen] = (c + types * probs[seen]) / (c.sum(axis=1, keepdims=True) + types)
+        return np.log(probs)
+
+
+class Baseline:
+    """Two independent stream models, one for the melody and one for the chords."""
+
+    def __init__(self, melody: StreamModel, chord: StreamModel):
+        self.melody, self.chord = melody, chord
+
+    def fit(self, tunes: list[Tune]) -> "Baseline":
+        self.melody.fit([t.melody for t in tunes])
+        self.chord.fit([t.chords for t in tunes])
+        return self
+
+    def log_probs(self, tune: Tune) -> tuple[np.ndarray, np.ndarray]:
+        """Per step: (log P(melody event), log P(chord class)), shapes (T, 36) and (T, 37)."""
+        return self.melody.log_probs(tune.melody), self.chord.log_probs(tune.chords)
+
+
+def keep_sounding() -> np.ndarray:
+    """The repeat baseline's melody guess after each event: rest after rest, else hold."""
+    follow = np.full(music.MELODY_SIZE, music.HOLD)
+    follow[music.REST] = music.REST
+    return follow
+
+
+def make_baselines() -> dict[str, Baseline]:
+    """The unfitted baselines, by name (see the module docstring)."""
+    m, c = music.MELODY_SIZE, music.CHORD_SIZE
+    baselines = {"unigram": Baseline(Unigram(m), Unigram(c)),
+                 "repeat": Baseline(Repeat(m, keep_sounding(), music.REST),
+                                    Repeat(c, np.arange(c), music.NO_CHORD))}
+    for n in range(2, 6):
+        baselines[f"ngram{n}"] = Baseline(NGram(n, m), NGram(n, c))
+    return baselines
+
+
+def fit_baselines(train_tunes: list[Tune]) -> dict[str, Baseline]:
+    """Every baseline fitted on the training tunes (a couple of seconds). Notebook 04."""
+    return {name: b.fit(train_tunes) for name, b in make_baselines().items()}
+
+
+# --- scoring -----------------------------------------------------------------------------------
+def sounding(melody: np.ndarray) -> np.ndarray:
+    """The sounding pitch at each step as an onset event id (``REST`` = silence).
+
+    An onset sounds its pitch, a hold sounds the pitch of the note it continues, a rest nothing.
+    """
+    melody = np.asarray(melody, np.int64)
+    steps = np.arange(len(melody))
+    last = np.maximum.accumulate(np.where(melody != music.HOLD, steps, -1))  # last non-hold step
+    out = np.where(last >= 0, melody[np.maximum(last, 0)], music.REST)
+    return np.where(out == music.HOLD, music.REST, out)
+
+
+def sampled_sounding(events: np.ndarray, true_melody: np.ndarray) -> np.ndarray:
+    """The sounding pitch of drawn ``events``, a hold continuing the TRUE previous step."""
+    previous = np.concatenate([[music.REST], sounding(true_melody)[:-1]])
+    return np.where(events >= 2, events, np.where(events == music.HOLD, previous, music.REST))
+
+
+def _draw(log_probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per row from the distributions ``exp(log_probs)``."""
+    cdf = np.cumsum(np.exp(log_probs), axis=1)
+    u = rng.random(len(cdf))[:, None] * cdf[:, -1:]
+    return np.minimum((cdf < u).sum(axis=1), log_probs.shape[1] - 1)
+
+
+def score(tunes: list[Tune], predictions: Iterable[tuple[np.ndarray, np.ndarray]],
+          seed: int = 0) -> dict[str, float]:
+    """The metrics (see the module docstring) of per-tune (melody, chord) log-probabilities."""
+    rng = np.random.default_rng(seed)
+    sums = dict.fromkeys(METRIC_KEYS, 0.0)
+    steps = 0
+    for tune, (melody_lp, chord_lp) in zip(tunes, predictions, strict=True):
+        melody, chords = tune.melody.astype(np.int64), tune.chords.astype(np.int64)
+        at = np.arange(len(tune))
+        sums["melody_nll"] -= melody_lp[at, melody].sum()
+        sums["chord_nll"] -= chord_lp[at, chords].sum()
+        sums["melody_acc"] += np.sum(melody_lp.argmax(axis=1) == melody)
+        sums["chord_acc"] += np.sum(chord_lp.argmax(axis=1) == chords)
+        drawn = sampled_sounding(_draw(melody_lp, rng), melody)
+        sums["melody_sampled_acc"] += np.sum(drawn == sounding(melody))
+        sums["chord_sampled_acc"] += np.sum(_draw(chord_lp, rng) == chords)
+        steps += len(tune)
+    if steps == 0:
+        raise FolkRNNError("no steps to evaluate: the split has no tunes; run folkrnn prepare "
+                           "(or notebook 01) first")
+    out = {k: float(v) / steps for k, v in sums.items()}
+    out["total_nll"] = out["melody_nll"] + out["chord_nll"]
+    out["overall_sampled_acc"] = (out["melody_sampled_acc"] + out["chord_sampled_acc"]) / 2
+    return {k: round(out[k], 4) for k in METRIC_KEYS}
+
+
+def evaluate_baselines(train_tunes: list[Tune], tunes: list[Tune], seed: int = 0
+                       ) -> dict[str, dict[str, float]]:
+    """The metrics of every baseline, fitted on ``train_tunes``, on ``tunes``. Notebook 04."""
+    return {name: score(tunes, (b.log_probs(t) for t in tunes), seed)
+            for name, b in fit_baselines(train_tunes).items()}
+
+
+# --- the network -------------------------------------------------------------------------------
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    logits = np.asarray(logits, np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def model_log_probs(model, tunes: list[Tune], batch_size: int = 16
+                    ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per tune: the model's (melody, chord) log-probabilities over whole tunes.
+
+    Tunes of similar length are batched together and padded at the end; the LSTM reads left to
+    right, so padding never changes the outputs of real steps, which are the only ones kept.
+    """
+    out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(tunes)
+    order = np.argsort([len(t) for t in tunes], kind="stable")
+    for first in range(0, len(order), batch_size):
+        chosen = order[first:first + batch_size]
+        arrays = [tune_arrays(tunes[i]) for i in chosen]
+        width = max(len(a["melody"]) for a in arrays)
+        inputs = {k: np.zeros((len(chosen), width), np.int32) for k in INPUT_KEYS}
+        for row, a in enumerate(arrays):
+            for k in INPUT_KEYS:
+                inputs[k][row, :len(a[k])] = a[k]
+        logits = model.predict_on_batch(inputs)
+        melody, chord = _log_softmax(logits["melody"]), _log_softmax(logits["chord"])
+        for row, i in enumerate(chosen):
+            n = len(tunes[i])
+            out[i] = (melody[row, :n], chord[row, :n])
+    return out  # type: ignore[return-value]
+
+
+def evaluate_model(model, tunes: list[Tune], seed: int = 0, batch_size: int = 16
+                   ) -> dict[str, float]:
+    """The metrics of any Keras model with the folkrnn input/output contract. Notebook 04."""
+    return score(tunes, model_log_probs(model, tunes, batch_size), seed)
+
+
+def evaluate_run(run_name: str, split: str = "test", max_tunes: int | None = None,
+                 seed: int = 0) -> dict:
+    """The trained run and every baseline on one split, as `folkrnn evaluate --json` prints it.
+
+    ``{"model": M, "baselines": {"unigram": M, ...}, "run", "split", "tunes", "steps"}`` with M
+    the metrics dict. ``max_tunes`` keeps only the first tunes (smoke mode: 10). Notebook 04.
+    """
+    from folkrnn.config import smoke
+    from folkrnn.dataset import SPLITS, load_dataset
+    from folkrnn.model import load_run
+
+    if split not in SPLITS:
+        raise FolkRNNError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
+    model, _ = load_run(run_name)
+    tuneset = load_dataset()
+    tunes = tuneset.tunes[split][:max_tunes or smoke(None, 10)]
+    return {"run": run_name, "split": split, "tunes": len(tunes),
+            "steps": int(sum(len(t) for t in tunes)),
+            "model": evaluate_model(model, tunes, seed),
+            "baselines": evaluate_baselines(tuneset.tunes["train"], tunes, seed)}
+
+
+# --- showing the report ------------------------------------------------------------------------
+def report_table(report: dict) -> list[dict]:
+    """One row per predictor (the model first, then the baselines): name and metrics."""
+    rows = [{"name": "model", **report["model"]}] if "model" in report else []
+    rows += [{"name": name, **m} for name, m in report.get("baselines", {}).items()]
+    return rows
+
+
+def format_report(report: dict) -> str:
+    """The report as a text table for the terminal (NLL in nats per step, accuracies in %)."""
+    columns = [("melody_nll", "mel NLL"), ("chord_nll", "chord NLL"), ("total_nll", "total NLL"),
+               ("melody_acc", "mel acc"), ("chord_acc", "chord acc"),
+               ("melody_sampled_acc", "mel smp"), ("chord_sampled_acc", "chord smp"),
+               ("overall_sampled_acc", "all smp")]
+    title = (f"run {report.get('run', '?')} on the {report.get('split', '?')} split: "
+             f"{report.get('tunes', '?')} tunes, {report.get('steps', '?')} steps")
+    lines = [title, f"{'':10}" + "".join(f"{label:>11}" for _, label in columns)]
+    for row in report_table(report):
+        cells = [f"{row[k]:11.3f}" if k.endswith("nll") else f"{100 * row[k]:10.1f}%"
+                 for k, _ in columns]
+        lines.append(f"{row['name']:10}" + "".join(cells))
+    lines.append("NLL: nats per step, lower is better; acc: argmax; smp: one sampled event "
+                 "(melody by sounding pitch)")
+    return "\n".join(lines)
+
+
+def plot_report(report: dict, ax=None):
+    """A bar chart of melody + chord NLL per predictor (stacked; lower is better). Notebook 04."""
+    import matplotlib.pyplot as plt
+
+    rows = report_table(report)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    names = [r["name"] for r in rows]
+    melody = [r["melody_nll"] for r in rows]
+    ax.bar(names, melody, label="melody", color="tab:blue")
+    ax.bar(names, [r["chord_nll"] for r in rows], bottom=melody, label="chord", color="tab:orange")
+    for i, r in enumerate(rows):
+        ax.text(i, r["total_nll"], f"{r['total_nll']:.2f}", ha="center", va="bottom", fontsize=8)
+    ax.set_xlabel("predictor")
+    ax.set_ylabel("negative log-likelihood (nats per step)")
+    ax.set_title(f"Next-step NLL on the {report.get('split', '?')} split (lower is better)")
+    ax.legend()
+    return ax

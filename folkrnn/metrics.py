@@ -1,0 +1,205 @@
+"""Music metrics: numbers that say whether generated tunes look like real ones.
+
+Explained in notebook 04_test_model. `tune_metrics` measures one tune; `compare_metrics` puts
+the mean ± standard deviation over generated tunes beside that over real tunes, and
+`plot_metrics` draws both distributions. No single number says "good tune"; what matters is
+whether the generated values sit where the real ones do.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from folkrnn import music
+from folkrnn.music import REST, Tune
+
+MAJOR = (0, 2, 4, 5, 7, 9, 11)  # also covers natural minor and the modes (same pitch set)
+HARMONIC_MINOR = (0, 2, 3, 5, 7, 8, 11)
+
+DESCRIPTIONS = {
+    "scale_consistency": "share of notes in the best-fitting major or (harmonic) minor scale",
+    "pitch_class_entropy": "entropy of the pitch-class histogram, in bits (0..3.58)",
+    "chord_tone_ratio": "share of notes (over a chord) whose pitch class is in that chord",
+    "groove_consistency": "1 - mean Hamming distance of onset patterns of adjacent bars",
+    "rest_rate": "share of steps that are rests",
+    "repeated_note_rate": "share of notes with the same pitch as the note before",
+    "repetition": "share of bars (melody and chords) repeating an earlier bar exactly",
+    "pitch_range": "highest minus lowest melody pitch, in semitones",
+    "notes_per_bar": "melody onsets per bar",
+}
+METRICS = list(DESCRIPTIONS)
+
+
+def _onset_pitches(tune: Tune) -> np.ndarray:
+    return tune.melody[tune.melody >= 2].astype(int) - 2 + music.MIN_PITCH
+
+
+def scale_consistency(tune: Tune) -> float:
+    """The largest share of notes that fit one major or harmonic minor scale (any tonic)."""
+    pcs = _onset_pitches(tune) % 12
+    if len(pcs) == 0:
+        return math.nan
+    counts = np.bincount(pcs, minlength=12)
+    best = 0
+    for shape in (MAJOR, HARMONIC_MINOR):
+        for tonic in range(12):
+            best = max(best, int(counts[[(tonic + i) % 12 for i in shape]].sum()))
+    return best / len(pcs)
+
+
+def pitch_class_entropy(tune: Tune) -> float:
+    """Shannon entropy (bits) of how often each of the 12 pitch classes starts a note."""
+    pcs = _onset_pitches(tune) % 12
+    if len(pcs) == 0:
+        return math.nan
+    p = np.bincount(pcs, minlength=12) / len(pcs)
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def chord_tone_ratio(tune: Tune) -> float:
+    """Of the notes that start over a chord, the share whose pitch class belongs to it."""
+    hits = total = 0
+    for step in np.nonzero(tune.melody >= 2)[0]:
+        rq = music.chord_root_quality(int(tune.chords[step]))
+        if rq is None:
+            continue
+        root, quality = rq
+        total += 1
+        pitch = int(tune.melody[step]) - 2 + music.MIN_PITCH
+        hits += (pitch - root) % 12 in music.QUALITIES[quality]
+    return hits / total if total else math.nan
+
+
+def _bars(tune: Tune) -> list[tuple[int, int]]:
+    """``(start, end)`` of every bar (the last one may be shorter)."""
+    starts = [int(s) for s in np.nonzero(tune.positions == 0)[0]] + [len(tune)]
+    return list(zip(starts[:-1], starts[1:]))
+
+
+def groove_consistency(tune: Tune) -> float:
+    """1 − the mean Hamming distance between the onset patterns of adjacent bars of equal
+    length (as a share of the bar). 1 = every bar has the same rhythm."""
+    onsets = tune.melody >= 2
+    distances = [np.mean(onsets[a:b] != onsets[c:d])
+                 for (a, b), (c, d) in zip(_bars(tune), _bars(tune)[1:]) if b - a == d - c]
+    return 1.0 - float(np.mean(distances)) if distances else math.nan
+
+
+def rest_rate(tune: Tune) -> float:
+    """The share of steps on which no melody note sounds."""
+    return float(np.mean(tune.melody == REST)) if len(tune) else math.nan
+
+
+def repeated_note_rate(tune: Tune) -> float:
+    """The share of notes (after the first) with the same pitch as the previous note."""
+    pitches = _onset_pitches(tune)
+    return float(np.mean(pitches[1:] == pitches[:-1])) if len(pitches) > 1 else math.nan
+
+
+def repetition(tune: Tune) -> float:
+    """The share of bars whose melody and chords repeat an earlier bar exactly.
+
+    A tune in AABB form (each part played twice) scores about 0.5; a tune that never repeats
+    a bar scores 0.
+    """
+    bars = _bars(tune)
+    if not bars:
+        return math.nan
+    seen: set[bytes] = set()
+    repeats = 0
+    for a, b in bars:
+        key = tune.melody[a:b].tobytes() + b"|" + tune.chords[a:b].tobytes()
+        repeats += key in seen
+        seen.add(key)
+    return repeats / len(bars)
+
+
+def pitch_range(tune: Tune) -> float:
+    """Highest minus lowest melody pitch, in semitones."""
+    pitches = _onset_pitches(tune)
+    return float(pitches.max() - pitches.min()) if len(pitches) else math.nan
+
+
+def notes_per_bar(tune: Tune) -> float:
+    """Melody onsets per bar."""
+    bars = _bars(tune)
+    return float(np.sum(tune.melody >= 2)) / len(bars) if bars else math.nan
+
+
+def tune_metrics(tune: Tune) -> dict[str, float]:
+    """All metrics of one tune (NaN where a metric is undefined, e.g. no notes); notebook 04."""
+    functions = {"scale_consistency": scale_consistency, "pitch_class_entropy": pitch_class_entropy,
+                 "chord_tone_ratio": chord_tone_ratio, "groove_consistency": groove_consistency,
+                 "rest_rate": rest_rate, "repeated_note_rate": repeated_note_rate,
+                 "repetition": repetition, "pitch_range": pitch_range,
+                 "notes_per_bar": notes_per_bar}
+    return {name: float(functions[name](tune)) for name in METRICS}
+
+
+class MetricRow(NamedTuple):
+    """One line of `compare_metrics`: a metric's mean ± std over generated and real tunes."""
+
+    metric: str
+    generated_mean: float
+    generated_std: float
+    real_mean: float
+    real_std: float
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    finite = np.array([v for v in values if not math.isnan(v)])
+    if len(finite) == 0:
+        return math.nan, math.nan
+    return float(finite.mean()), float(finite.std())
+
+
+def metric_table(tunes: list[Tune]) -> dict[str, list[float]]:
+    """Each metric's values over a list of tunes (notebook 04)."""
+    per_tune = [tune_metrics(t) for t in tunes]
+    return {name: [m[name] for m in per_tune] for name in METRICS}
+
+
+def compare_metrics(generated: list[Tune], real: list[Tune]) -> list[MetricRow]:
+    """Mean ± std of every metric over generated and over real tunes (notebook 04)."""
+    gen, ref = metric_table(generated), metric_table(real)
+    return [MetricRow(name, *_mean_std(gen[name]), *_mean_std(ref[name])) for name in METRICS]
+
+
+def format_comparison(rows: list[MetricRow]) -> str:
+    """The rows of `compare_metrics` as a text table (notebook 04)."""
+    lines = [f"{'metric':<20} {'generated':>17} {'real':>17}"]
+    for r in rows:
+        lines.append(f"{r.metric:<20} {r.generated_mean:>8.3f} ± {r.generated_std:<6.3f} "
+                     f"{r.real_mean:>8.3f} ± {r.real_std:<6.3f}")
+    return "\n".join(lines)
+
+
+def plot_metrics(generated: list[Tune], real: list[Tune], labels=("generated", "real")):
+    """Box plots of every metric, generated beside real, one panel per metric (notebook 04).
+
+    Returns the matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    tables = [metric_table(generated), metric_table(real)]
+    cols = 3
+    rows = math.ceil(len(METRICS) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, METRICS):
+        data = [[v for v in table[name] if not math.isnan(v)] for table in tables]
+        ax.boxplot(data, showmeans=True)
+        ax.set_xticks([1, 2], list(labels))
+        ax.set_title(name.replace("_", " "), fontsize=10)
+        ax.set_ylabel(_UNITS.get(name, "share"), fontsize=8)
+    for ax in axes.flat[len(METRICS):]:
+        ax.set_visible(False)
+    fig.suptitle("music metrics: generated vs real tunes")
+    fig.tight_layout()
+    return fig
+
+
+_UNITS = {"pitch_class_entropy": "bits", "pitch_range": "semitones",
+          "notes_per_bar": "notes", "groove_consistency": "1 - distance"}
