@@ -37,7 +37,7 @@ def _train(args: argparse.Namespace) -> None:
     from folkrnn.train import train_model
 
     config = default_config().with_overrides(args.set or [])
-    train_model(config, args.run, fresh=args.fresh)
+    train_model(config, args.run, fresh=args.fresh, catch_interrupt=False)
 
 
 def _evaluate(args: argparse.Namespace) -> None:

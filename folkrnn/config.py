@@ -37,7 +37,7 @@ class Config:
     learning_rate: float = 3e-3  # Adam step size
     clipnorm: float = 1.0  # gradients are rescaled to at most this norm
     epochs: int = 30  # passes over the training tunes at most
-    patience: int = 4  # stop after this many epochs without a better validation loss
+    patience: int = 4  # stop after this many epochs without a better validation loss (0 = never)
     max_minutes: float = 10.0  # stop training after this many minutes (0 = no limit)
     seed: int = 0  # random seed for weights, shuffling and augmentation
 

@@ -1,0 +1,121 @@
+"""The model: config validation, output shapes, save/load, and the numpy StepModel."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import keras
+import numpy as np
+import pytest
+
+from folkrnn import music
+from folkrnn.config import Config
+from folkrnn.dataset import vocabularies
+from folkrnn.errors import FolkRNNError
+from folkrnn.model import StepModel, build_model, load_run
+
+TINY = Config(melody_embedding=6, chord_embedding=5, position_embedding=3, meter_embedding=2,
+              layers=2, units=12, seq_len=16, batch_size=4)
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("FOLKRNN_HOME", str(tmp_path))
+    return tmp_path
+
+
+def random_inputs(batch: int = 2, steps: int = 30, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    sizes = {"melody": music.MELODY_SIZE, "chord": music.CHORD_SIZE,
+             "position": music.MAX_BAR_STEPS, "meter": len(music.METERS),
+             "next_chord": music.CHORD_SIZE}
+    return {k: rng.integers(0, n, (batch, steps)).astype(np.int32) for k, n in sizes.items()}
+
+
+def randomise(model: keras.Model, seed: int = 1) -> None:
+    """Large random weights, so that outputs depend strongly on every weight and gate."""
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, 0.4, w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+
+
+def test_validation_lists_every_bad_field():
+    with pytest.raises(FolkRNNError) as error:
+        Config(units=0, dropout=1.0, seq_len=0).validate()
+    message = str(error.value)
+    for field in ("units=0", "dropout=1.0", "seq_len=0"):
+        assert field in message
+    with pytest.raises(FolkRNNError, match="units"):
+        build_model(Config(units=0))
+
+
+@pytest.mark.parametrize("factorised", [True, False])
+def test_output_shapes_and_next_chord_use(factorised):
+    model = build_model(replace(TINY, factorised=factorised))
+    randomise(model)
+    inputs = random_inputs(batch=3, steps=7)
+    out = model(inputs, training=False)
+    assert tuple(out["melody"].shape) == (3, 7, music.MELODY_SIZE)
+    assert tuple(out["chord"].shape) == (3, 7, music.CHORD_SIZE)
+    other = dict(inputs, next_chord=(inputs["next_chord"] + 1) % music.CHORD_SIZE)
+    changed = model(other, training=False)
+    melody_moved = np.abs(np.asarray(out["melody"]) - np.asarray(changed["melody"])).max()
+    assert (melody_moved > 1e-3) == factorised  # only the factorised head sees next_chord
+    np.testing.assert_allclose(out["chord"], changed["chord"], atol=1e-6)
+
+
+@pytest.mark.parametrize("factorised", [True, False])
+def test_step_model_reproduces_keras_logits(factorised):
+    config = replace(TINY, factorised=factorised)
+    model = build_model(config)
+    randomise(model)
+    inputs = random_inputs(batch=2, steps=40)
+    expected = model(inputs, training=False)
+    stepper = StepModel(model, config)
+    states, melody, chord = stepper.initial_state(2), [], []
+    for t in range(40):
+        hidden, states = stepper.step(*(inputs[k][:, t] for k in
+                                        ("melody", "chord", "position", "meter")), states)
+        chord.append(stepper.chord_logits(hidden))
+        melody.append(stepper.melody_logits(hidden, inputs["next_chord"][:, t]))
+    assert np.abs(np.asarray(expected["chord"])).max() > 1  # a non-trivial comparison
+    np.testing.assert_allclose(np.stack(chord, 1), expected["chord"], atol=1e-4)
+    np.testing.assert_allclose(np.stack(melody, 1), expected["melody"], atol=1e-4)
+
+
+def save_run(home, name: str, model: keras.Model, config: Config) -> None:
+    folder = home / "runs" / name
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(config.to_json())
+    (folder / "vocab.json").write_text(json.dumps(vocabularies()))
+    model.save_weights(folder / "best.weights.h5")
+
+
+def test_save_load_round_trip(home):
+    model = build_model(TINY)
+    randomise(model)
+    save_run(home, "r", model, TINY)
+    loaded, config = load_run("r")
+    assert config == TINY
+    inputs = random_inputs()
+    for key in ("melody", "chord"):
+        np.testing.assert_allclose(loaded(inputs)[key], model(inputs)[key], atol=1e-6)
+
+
+def test_load_run_errors_name_the_fix(home):
+    with pytest.raises(FolkRNNError, match="train it first: folkrnn train --run nope"):
+        load_run("nope")
+    model = build_model(TINY)
+    save_run(home, "r", model, TINY)
+    folder = home / "runs" / "r"
+    (folder / "config.json").write_text(replace(TINY, units=8).to_json())
+    with pytest.raises(FolkRNNError, match="don't fit"):
+        load_run("r")
+    (folder / "config.json").write_text(TINY.to_json())
+    (folder / "vocab.json").write_text(json.dumps({**vocabularies(), "meter": ["4/4"]}))
+    with pytest.raises(FolkRNNError, match="another vocabulary"):
+        load_run("r")
+    (folder / "vocab.json").write_text(json.dumps(vocabularies()))
+    (folder / "best.weights.h5").unlink()
+    with pytest.raises(FolkRNNError, match="no saved weights"):
+        load_run("r")
