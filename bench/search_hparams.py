@@ -66,7 +66,7 @@ def main() -> None:
         if args.json:
             with open(args.json, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
-    print(f"\n| candidate | epochs | minutes | valid total NLL | melody NLL | chord NLL |")
+    print("\n| candidate | epochs | minutes | valid total NLL | melody NLL | chord NLL |")
     print("|---|---:|---:|---:|---:|---:|")
     for row in sorted(rows, key=lambda r: r["total_nll"]):
         print(f"| {row['name']} | {row['epochs']} | {row['minutes']} | {row['total_nll']:.4f} "

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import itertools
 import json
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ import numpy as np
 
 from folkrnn import music, paths
 from folkrnn.errors import FolkRNNError
+from folkrnn.paths import write_atomic
 from folkrnn.music import Tune
 
 ENCODING_VERSION = 1  # bump when the representation changes: old caches are rebuilt
@@ -104,17 +105,6 @@ def vocabularies() -> dict[str, list[str]]:
             "position": [str(i) for i in range(music.MAX_BAR_STEPS)]}
 
 
-def _write_atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save_cache(tuneset: TuneSet, folder: Path, source: str) -> None:
     """Write the tunes as ``tunes.npz`` (arrays) + ``tunes.json`` (names, keys, meters, splits)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -131,10 +121,10 @@ def save_cache(tuneset: TuneSet, folder: Path, source: str) -> None:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
 
-    _write_atomic(folder / "vocab.json",
+    write_atomic(folder / "vocab.json",
                   lambda tmp: Path(tmp).write_text(json.dumps(vocabularies(), indent=1)))
-    _write_atomic(folder / "tunes.npz", write_npz)
-    _write_atomic(folder / "tunes.json", lambda tmp: Path(tmp).write_text(json.dumps(meta)))
+    write_atomic(folder / "tunes.npz", write_npz)
+    write_atomic(folder / "tunes.json", lambda tmp: Path(tmp).write_text(json.dumps(meta)))
 
 
 def load_cache(folder: Path, source: str | None = None) -> TuneSet | None:
@@ -248,29 +238,49 @@ def batch_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: int
         yield inputs, targets, {k: mask for k in TARGET_KEYS}
 
 
-def training_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: int = 0,
-                     transpose: bool = True, shuffle: bool = True, repeat: bool = True):
-    """A `tf.data.Dataset` of training batches (see `batch_windows`), reshuffled every epoch."""
+def _tf_dataset(generate, seq_len: int, count: int | None = None):
+    """A prefetching `tf.data.Dataset` of the batches ``generate()`` yields."""
     import tensorflow as tf
 
-    if not tunes:
-        raise FolkRNNError("no tunes to train on: run folkrnn prepare (or notebook 01) first")
     ints = tf.TensorSpec((None, seq_len), tf.int32)
     floats = tf.TensorSpec((None, seq_len), tf.float32)
     signature = ({k: ints for k in INPUT_KEYS}, {k: ints for k in TARGET_KEYS},
                  {k: floats for k in TARGET_KEYS})
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    if count is not None:  # a known length lets Keras show validation progress
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
+    return dataset.prefetch(2)
+
+
+def training_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: int = 0,
+                     transpose: bool = True, first_epoch: int = 0, batches: int | None = None):
+    """An endless `tf.data.Dataset` of shuffled training batches (see `batch_windows`).
+
+    Epoch e is drawn with seed ``(seed, e)`` and has exactly ``batches`` batches (default
+    `steps_per_epoch`), so a resumed run from ``first_epoch`` sees the same data it would have.
+    """
+    if not tunes:
+        raise FolkRNNError("no tunes to train on: run folkrnn prepare (or notebook 01) first")
+    batches = batches or steps_per_epoch(tunes, seq_len, batch_size)
 
     def generate():
-        epoch = 0
-        while True:
-            yield from batch_windows(tunes, seq_len, batch_size, seed=seed, epoch=epoch,
-                                     transpose=transpose, shuffle=shuffle)
-            epoch += 1
-            if not repeat:
-                return
+        for epoch in itertools.count(first_epoch):
+            yield from itertools.islice(itertools.cycle(batch_windows(
+                tunes, seq_len, batch_size, seed=seed, epoch=epoch, transpose=transpose)),
+                batches)
 
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return _tf_dataset(generate, seq_len)
+
+
+def validation_windows(tunes: list[Tune], seq_len: int, batch_size: int):
+    """One pass over ``tunes`` in order, not transposed, as a `tf.data.Dataset`."""
+    if not tunes:
+        raise FolkRNNError("no validation tunes: run folkrnn prepare (or notebook 01) first")
+
+    def generate():
+        return batch_windows(tunes, seq_len, batch_size, shuffle=False)
+
+    return _tf_dataset(generate, seq_len, count=sum(1 for _ in generate()))
 
 
 def steps_per_epoch(tunes: list[Tune], seq_len: int, batch_size: int) -> int:

@@ -12,7 +12,6 @@ Explained in notebook 01_collect_data (looking at and listening to real tunes) a
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -25,6 +24,7 @@ import pretty_midi
 
 from folkrnn import music
 from folkrnn.errors import FolkRNNError
+from folkrnn.paths import write_atomic
 from folkrnn.music import NO_CHORD, Tune
 
 SYSTEM_DEPS_HINT = "make system-deps (or apt-get install libfluidsynth3 abcmidi abcm2ps)"
@@ -147,7 +147,7 @@ def write_wav(tune: Tune, path: str | Path, bpm: float = 120.0, sample_rate: int
             out.setframerate(sample_rate)
             out.writeframes(pcm)
 
-    return _write_atomic(Path(path), write)
+    return write_atomic(Path(path), write)
 
 
 # --- ABC notation ----------------------------------------------------------------------------
@@ -341,21 +341,6 @@ def sheet_music(tune: Tune, title: str | None = None, bpm: float = 120.0):
 
 
 # --- saving ----------------------------------------------------------------------------------
-def _write_atomic(path: Path, write: Callable[[str], None]) -> Path:
-    """Write a file through a temporary file in the same folder, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; outputs are ordinary files
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 def save_tune(tune: Tune, midi: str | Path | None = None, abc: str | Path | None = None,
               wav: str | Path | None = None, bpm: float = 120.0,
               title: str | None = None) -> list[Path]:
@@ -368,10 +353,10 @@ def save_tune(tune: Tune, midi: str | Path | None = None, abc: str | Path | None
     written = []
     if midi is not None:
         data = music.midi_bytes(music.tune_to_midi(tune, bpm=bpm))
-        written.append(_write_atomic(Path(midi), lambda tmp: Path(tmp).write_bytes(data)))
+        written.append(write_atomic(Path(midi), lambda tmp: Path(tmp).write_bytes(data)))
     if abc is not None:
         text = tune_to_abc(tune, title=title, bpm=bpm)
-        written.append(_write_atomic(Path(abc), lambda tmp: Path(tmp).write_text(text)))
+        written.append(write_atomic(Path(abc), lambda tmp: Path(tmp).write_text(text)))
     if wav is not None:
         written.append(write_wav(tune, wav, bpm))
     return written

@@ -6,7 +6,9 @@ the environment variable ``FOLKRNN_HOME``. Explained in notebook 01.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+from typing import Any, Callable
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,3 +38,23 @@ def run_dir(name: str) -> Path:
 def outputs_dir() -> Path:
     """The folder the generated tunes (MIDI, ABC, WAV) are written into."""
     return home() / "outputs"
+
+
+def write_atomic(path: str | Path, write: Callable[[str], Any]) -> Path:
+    """Call ``write(temporary path)`` in ``path``'s folder, then rename it to ``path``.
+
+    All or nothing: an interrupted or failed write never leaves a half-written file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix  # Keras checks it
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp", suffix=suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; ours are ordinary files
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

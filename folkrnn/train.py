@@ -18,24 +18,22 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import json
 import math
-import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import numpy as np
 
 from folkrnn import paths
 from folkrnn.config import Config
-from folkrnn.dataset import INPUT_KEYS, TARGET_KEYS, TuneSet, batch_windows, load_dataset
-from folkrnn.dataset import steps_per_epoch, vocabularies
+from folkrnn.dataset import TuneSet, load_dataset, steps_per_epoch, training_windows
+from folkrnn.dataset import validation_windows, vocabularies
 from folkrnn.errors import FolkRNNError
+from folkrnn.paths import write_atomic
 from folkrnn.model import BEST_WEIGHTS, CONFIG_FILE, LAST_WEIGHTS, VOCAB_FILE, build_model
 
 STATE_FILE, HISTORY_FILE, LOG_DIR = "state.json", "history.csv", "logs"
@@ -77,9 +75,12 @@ def train_model(config: Config, run_name: str, *, tunes: TuneSet | None = None,
     batches = steps_per_epoch(train, config.seq_len, config.batch_size)
     checkpoints = Checkpoints(folder, config, state, started)
     try:
-        model.fit(_dataset(train, config, first_epoch=state["epoch"], batches=batches),
+        model.fit(training_windows(train, config.seq_len, config.batch_size, seed=config.seed,
+                                   transpose=config.transpose, first_epoch=state["epoch"],
+                                   batches=batches),
                   steps_per_epoch=batches, epochs=config.epochs, initial_epoch=state["epoch"],
-                  validation_data=_dataset(valid, config), shuffle=False, verbose=verbose,
+                  validation_data=validation_windows(valid, config.seq_len, config.batch_size),
+                  shuffle=False, verbose=verbose,
                   callbacks=[checkpoints, *_tensorboard(folder), *callbacks])
     except KeyboardInterrupt:
         kept = f"keeps the checkpoint of epoch {state['epoch']}" if state["epoch"] else (
@@ -116,33 +117,6 @@ def training_tunes(tunes: TuneSet, config: Config) -> list:
     """The training tunes, or the first ``config.max_tunes`` of them by name."""
     train = tunes.tunes["train"]
     return sorted(train, key=lambda t: t.name)[:config.max_tunes] if config.max_tunes else train
-
-
-def _dataset(tunes: list, config: Config, *, first_epoch: int | None = None, batches: int = 0):
-    """A ``tf.data`` pipeline of `batch_windows`: training (``first_epoch`` given: shuffled,
-    transposed, exactly ``batches`` per epoch so that epochs resume exactly) or validation
-    (one pass in order, no transposition)."""
-    import tensorflow as tf
-
-    def training():
-        for epoch in itertools.count(first_epoch):
-            yield from itertools.islice(itertools.cycle(batch_windows(
-                tunes, config.seq_len, config.batch_size, seed=config.seed, epoch=epoch,
-                transpose=config.transpose)), batches)
-
-    def validation():
-        yield from batch_windows(tunes, config.seq_len, config.batch_size, seed=config.seed,
-                                 shuffle=False)
-
-    ints = tf.TensorSpec((None, config.seq_len), tf.int32)
-    floats = tf.TensorSpec((None, config.seq_len), tf.float32)
-    signature = ({k: ints for k in INPUT_KEYS}, {k: ints for k in TARGET_KEYS},
-                 {k: floats for k in TARGET_KEYS})
-    if first_epoch is not None:
-        return tf.data.Dataset.from_generator(training, output_signature=signature).prefetch(2)
-    count = sum(1 for _ in validation())  # a known length lets Keras show validation progress
-    dataset = tf.data.Dataset.from_generator(validation, output_signature=signature)
-    return dataset.apply(tf.data.experimental.assert_cardinality(count)).prefetch(2)
 
 
 # --- the run folder ---------------------------------------------------------------------------
@@ -206,20 +180,6 @@ def _finished(state: dict, config: Config) -> str:
         return (f"stopped early: no better val_loss for {state['wait']} epochs "
                 f"(patience={config.patience})")
     return ""
-
-
-def write_atomic(path: Path, write: Callable[[str], Any]) -> None:
-    """Call ``write(temporary path)``, then rename the result to ``path`` (all or nothing)."""
-    suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp", suffix=suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; run files are ordinary files
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _restore(model: keras.Model, folder: Path) -> None:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from folkrnn import dataset, music
-from folkrnn.music import Tune
 
 
 def test_prepare_keeps_at_least_980_tunes_split_80_10_10(tuneset):
@@ -123,9 +122,13 @@ def test_transposition_keeps_melody_and_chords_in_step(tuneset):
 
 
 def test_training_windows_make_a_tf_dataset(tuneset):
-    data = dataset.training_windows(tuneset.tunes["valid"][:5], 16, 4, repeat=False)
+    tunes = tuneset.tunes["valid"][:5]
+    data = dataset.training_windows(tunes, 16, 4, batches=3)
     inputs, targets, weights = next(iter(data))
     assert inputs["melody"].shape == (4, 16) and weights["melody"].dtype.name == "float32"
+    assert len(list(data.take(7))) == 7  # endless
+    valid = dataset.validation_windows(tunes, 16, 4)
+    assert int(valid.cardinality()) == len(list(dataset.batch_windows(tunes, 16, 4)))
 
 
 def test_no_tunes_is_a_clear_error():
