@@ -146,13 +146,13 @@ def _fetch(url: str, out_path: Path, zip_path: Path, progress: bool) -> None:
         if isinstance(exc, urllib.error.HTTPError):
             reason = f"HTTP {exc.code} {exc.reason}"
         raise FolkRNNError(
-            f"Could not download the Nottingham dataset from {url}: {reason}.\n"
+            f"Could not download the Nottingham dataset from {url}: {reason}. "
             f"{'Check the path' if url.startswith('file:') else 'Check your internet connection'}, "
             f"or {_manual_fix(zip_path)}."
         ) from None
     if total is not None and size < total:
         raise FolkRNNError(
-            f"The download from {url} stopped after {size} of {total} bytes.\n"
+            f"The download from {url} stopped after {size} of {total} bytes. "
             f"Run again; if it keeps failing, {_manual_fix(zip_path)}."
         )
 
@@ -170,12 +170,12 @@ def _read_midi(zip_path: Path, label: str, fix: str) -> dict[str, bytes]:
                 if not info.is_dir() and len(parts) in (2, 3) and parts[-2] == "MIDI" and parts[-1].endswith(".mid"):
                     files[parts[-1]] = archive.read(info)
     except _ZIP_ERRORS as exc:
-        raise FolkRNNError(f"{label} is not a valid zip archive (truncated or corrupt: {exc}).\n{fix}") from None
+        raise FolkRNNError(f"{label} is not a valid zip archive (truncated or corrupt: {exc}). {fix}") from None
     digest = midi_digest(files)
     if digest != MIDI_DIGEST:
         raise FolkRNNError(
             f"The MIDI files in {label} are not the expected Nottingham dataset: checksum mismatch "
-            f"({len(files)} files, digest {digest[:12]}…, expected {MIDI_DIGEST[:12]}…).\n{fix}"
+            f"({len(files)} files, digest {digest[:12]}…, expected {MIDI_DIGEST[:12]}…). {fix}"
         )
     return files
 
@@ -186,7 +186,7 @@ def _check_safe(info: zipfile.ZipInfo, label: str, fix: str) -> None:
     if path.anchor or ".." in path.parts or stat.S_ISLNK(info.external_attr >> 16):
         raise FolkRNNError(
             f"Refusing to extract {label}: entry {info.filename!r} is an absolute path, contains '..' "
-            f"or is a symlink (a zip-slip attack), so this is not the Nottingham archive.\n{fix}"
+            f"or is a symlink (a zip-slip attack), so this is not the Nottingham archive. {fix}"
         )
 
 

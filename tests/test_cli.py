@@ -1,0 +1,129 @@
+"""The `folkrnn` command end to end (fixed contract in DESIGN.md): one line on stderr per error."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pretty_midi
+import pytest
+
+from folkrnn import music
+
+
+def folkrnn(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run ``folkrnn ARGS`` in a fresh process with FOLKRNN_HOME=home and smoke settings."""
+    environment = dict(os.environ, FOLKRNN_HOME=str(home), FOLKRNN_SMOKE="1",
+                       TF_CPP_MIN_LOG_LEVEL="3", **env)
+    return subprocess.run([sys.executable, "-m", "folkrnn.cli", *args], env=environment,
+                          capture_output=True, text=True, timeout=600)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("folkrnn ")]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(dataset_home: Path) -> Path:
+    """A tiny run ``cli`` trained through the CLI itself in smoke mode."""
+    result = folkrnn("train", "--run", "cli", "--set", "epochs=1", home=dataset_home)
+    assert result.returncode == 0, result.stderr
+    return dataset_home
+
+
+def test_prepare_prints_kept_n_tunes(dataset_home):
+    result = folkrnn("prepare", home=dataset_home)
+    assert result.returncode == 0, result.stderr
+    kept = int(result.stdout.split("kept ")[1].split()[0])
+    assert kept >= 980
+
+
+def test_prepare_without_data_says_what_to_run(tmp_path):
+    assert_one_line_error(folkrnn("prepare", home=tmp_path), "folkrnn download")
+
+
+def test_download_offline_names_the_override(tmp_path):
+    result = folkrnn("download", home=tmp_path, FOLKRNN_DATA_URL="http://127.0.0.1:9/x.zip")
+    assert_one_line_error(result, "FOLKRNN_DATA_URL")
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_invalid_hyperparameters_are_listed_in_one_error(tmp_path):
+    result = folkrnn("train", "--run", "bad", "--set", "units=0", "--set", "dropout=1",
+                     "--set", "seq_len=0", home=tmp_path)
+    assert_one_line_error(result, "units=0", "dropout=1", "seq_len=0")
+    assert not (tmp_path / "runs" / "bad").exists()
+
+
+def test_unknown_hyperparameter_names_the_known_ones(tmp_path):
+    assert_one_line_error(folkrnn("train", "--run", "x", "--set", "unitz=3", home=tmp_path),
+                          "unitz", "units")
+
+
+def test_missing_run_says_to_train_it(tmp_path):
+    assert_one_line_error(folkrnn("generate", "--run", "nope", "--out", str(tmp_path / "a.mid"),
+                                  home=tmp_path), "folkrnn train --run nope")
+
+
+def test_evaluate_json_has_the_contract_keys(trained):
+    result = folkrnn("evaluate", "--run", "cli", "--json", home=trained)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    metrics = {"melody_nll", "chord_nll", "total_nll", "melody_acc", "chord_acc",
+               "melody_sampled_acc", "chord_sampled_acc", "overall_sampled_acc"}
+    assert set(report["model"]) >= metrics
+    assert set(report["baselines"]) == {"unigram", "repeat", "ngram2", "ngram3", "ngram4",
+                                        "ngram5"}
+    for scores in [report["model"], *report["baselines"].values()]:
+        assert set(scores) >= metrics
+        assert scores["total_nll"] == pytest.approx(scores["melody_nll"] + scores["chord_nll"],
+                                                    abs=1e-3)
+
+
+def test_generate_writes_midi_abc_and_wav(trained, tmp_path):
+    out = tmp_path / "tune.mid"
+    result = folkrnn("generate", "--run", "cli", "--bars", "4", "--meter", "6/8", "--seed", "3",
+                     "--chords", "G D Em C", "--out", str(out), "--abc", str(tmp_path / "t.abc"),
+                     "--wav", str(tmp_path / "t.wav"), home=trained)
+    assert result.returncode == 0, result.stderr
+    tune = music.midi_to_tune(pretty_midi.PrettyMIDI(str(out)), require_chords=False)
+    assert tune.meters[0][1] == "6/8"
+    assert [music.chord_name(c) for c in tune.chords[::12][:4]] == ["G", "D", "Em", "C"]
+    assert (tmp_path / "t.abc").read_text().startswith("X:")
+    assert (tmp_path / "t.wav").stat().st_size > 1000
+
+
+def test_generate_is_reproducible_with_a_seed(trained, tmp_path):
+    for name in ("a", "b"):
+        result = folkrnn("generate", "--run", "cli", "--steps", "64", "--seed", "7",
+                         "--out", str(tmp_path / f"{name}.mid"), home=trained)
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "a.mid").read_bytes() == (tmp_path / "b.mid").read_bytes()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--chords", "G H7 C"], "unknown chord 'H7'"),
+    (["--meter", "7/16"], "unsupported meter"),
+    (["--temperature", "0"], "temperature"),
+    (["--steps", "16", "--prime", "test:0"], "prime"),
+])
+def test_generate_errors_are_one_readable_line(trained, tmp_path, args, fragment):
+    result = folkrnn("generate", "--run", "cli", *args, "--out", str(tmp_path / "x.mid"),
+                     home=trained)
+    assert_one_line_error(result, fragment)
+    assert not (tmp_path / "x.mid").exists()
+
+
+def test_a_corrupt_prime_file_is_one_readable_line(trained, tmp_path):
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"MThd garbage")
+    result = folkrnn("generate", "--run", "cli", "--prime", str(bad), "--out",
+                     str(tmp_path / "x.mid"), home=trained)
+    assert_one_line_error(result, "not a readable MIDI file")
