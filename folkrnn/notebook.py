@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from folkrnn import music
-from folkrnn.config import Config
+from folkrnn.config import Config, default_config
 from folkrnn.errors import FolkRNNError
 
 
@@ -77,19 +77,6 @@ def require_tunes(*, progress: bool = False):
     return load_dataset()
 
 
-TUTORIAL_SMOKE_EPOCHS = 4  # fewer, and the tiny smoke-mode model does not beat the baselines yet
-
-
-def tutorial_config() -> Config:
-    """The config notebooks 03 and 04 train: `default_config()` (the tuned defaults), with
-    ``TUTORIAL_SMOKE_EPOCHS`` epochs in smoke mode so that even the tiny model learns enough
-    to beat the unigram baseline in notebook 04. Explained in notebook 03_train_model."""
-    from folkrnn.config import default_config, smoke_mode
-
-    config = default_config()
-    return config.with_overrides({"epochs": TUTORIAL_SMOKE_EPOCHS}) if smoke_mode() else config
-
-
 def require_run(run_name: str):
     """``(model, config)`` of a trained run (its best checkpoint so far).
 
@@ -110,7 +97,7 @@ def require_run(run_name: str):
     from folkrnn.train import train_model
 
     print(f"smoke mode: no run {run_name!r} yet, so a tiny model is trained first")
-    train_model(tutorial_config(), run_name, tunes=require_tunes(), verbose=0)
+    train_model(default_config(), run_name, tunes=require_tunes(), verbose=0)
     return load_run(run_name)
 
 
