@@ -28,6 +28,8 @@ def main() -> int:
     parser.add_argument("--run", help="a trained run (default: untrained Config() model)")
     parser.add_argument("--steps", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--naive", type=int, default=256, metavar="N",
+                        help="also time N steps of the re-run-everything sampler (0: skip)")
     args = parser.parse_args()
 
     model, config = load_run(args.run) if args.run else (build_model(Config()), Config())
@@ -47,7 +49,26 @@ def main() -> int:
           f"{args.repeats} runs ({best / args.steps * 1e6:.0f} µs per step)")
     verdict = "OK" if best <= TARGET_SECONDS else "SLOWER THAN TARGET"
     print(f"target ≤ {TARGET_SECONDS:.1f} s: {verdict}")
+    if args.naive:
+        naive = naive_seconds(model, args.naive)
+        print(f"before (the whole sequence re-run through the Keras model at every step, as "
+              f"the TensorFlow music tutorial does): {args.naive} steps in {naive:.2f} s, "
+              f"{naive / (best * args.naive / args.steps):.0f}x slower than sample_tune")
     return 0
+
+
+def naive_seconds(model, steps: int) -> float:
+    """Time ``steps`` steps of re-running the growing sequence through the Keras model."""
+    import numpy as np
+
+    from folkrnn.dataset import INPUT_KEYS
+
+    events = np.zeros((1, steps + 1), np.int32)
+    started = time.perf_counter()
+    for t in range(1, steps + 1):
+        outputs = model.predict_on_batch({k: events[:, :t] for k in INPUT_KEYS})
+        events[0, t] = int(np.argmax(outputs["melody"][0, -1]))
+    return time.perf_counter() - started
 
 
 if __name__ == "__main__":
