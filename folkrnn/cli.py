@@ -11,6 +11,7 @@ Problems a user can fix are printed as one line on stderr (exit status 1), witho
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -40,9 +41,12 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from folkrnn.evaluate import evaluate_run, format_report
+    # With --json, stdout carries the JSON object only: anything a library prints while
+    # loading (pyfluidsynth announces its library when CI is set) goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr if args.json else sys.stdout):
+        from folkrnn.evaluate import evaluate_run, format_report
 
-    report = evaluate_run(args.run, split=args.split)
+        report = evaluate_run(args.run, split=args.split)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
 
 
