@@ -328,7 +328,8 @@ def plot_report(report: dict, ax=None):
 
     rows = report_table(report)
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 4))
+        figure, ax = plt.subplots(figsize=(8, 4))
+        plt.close(figure)  # shown once, through the returned Axes' figure
     names = [r["name"] for r in rows]
     melody = [r["melody_nll"] for r in rows]
     ax.bar(names, melody, label="melody", color="tab:blue")

@@ -34,13 +34,15 @@ SYSTEM_DEPS_HINT = "make system-deps (or apt-get install libfluidsynth3 abcmidi 
 def plot_piano_roll(tune: Tune, ax=None, title: str | None = None):
     """Draw the melody as bars (pitch against time in bars) with chord names and bar lines.
 
-    Returns the matplotlib Figure. Explained in notebooks 01 and 04.
+    Returns the matplotlib Figure (closed if made here, so Jupyter shows it once, as the
+    cell's value). Explained in notebooks 01 and 04.
     """
     import matplotlib.pyplot as plt
 
     if ax is None:
         width = min(18.0, 4.0 + len(tune) / 32)
-        _, ax = plt.subplots(figsize=(width, 4.0))
+        figure, ax = plt.subplots(figsize=(width, 4.0))
+        plt.close(figure)
     starts = _bar_starts(tune)
     to_bars = _step_to_bars(starts, len(tune))
     notes = music.melody_notes(tune.melody)

@@ -198,6 +198,7 @@ def plot_metrics(generated: list[Tune], real: list[Tune], labels=("generated", "
         ax.set_visible(False)
     fig.suptitle("music metrics: generated vs real tunes")
     fig.tight_layout()
+    plt.close(fig)  # Jupyter shows it once, as the cell's value
     return fig
 
 
