@@ -54,8 +54,8 @@ def _import_keras_quietly():
 
 
 keras = _import_keras_quietly()
-# Loading a checkpoint for inference skips the optimizer's saved state, and Keras says so with
-# a warning per load; that state only matters for resuming training (notebook 03 handles it).
+# Keras warns "Skipping variable loading for optimizer" when a weights file holds no (or another)
+# optimizer state, e.g. one saved before any training step; the weights themselves still load.
 warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
 
 
