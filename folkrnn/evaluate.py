@@ -320,24 +320,3 @@ def format_report(report: dict) -> str:
     lines.append("NLL: nats per step, lower is better; acc: argmax; smp: one sampled event "
                  "(melody by sounding pitch)")
     return "\n".join(lines)
-
-
-def plot_report(report: dict, ax=None):
-    """A bar chart of melody + chord NLL per predictor (stacked; lower is better). Notebook 04."""
-    import matplotlib.pyplot as plt
-
-    rows = report_table(report)
-    if ax is None:
-        figure, ax = plt.subplots(figsize=(8, 4))
-        plt.close(figure)  # shown once, through the returned Axes' figure
-    names = [r["name"] for r in rows]
-    melody = [r["melody_nll"] for r in rows]
-    ax.bar(names, melody, label="melody", color="tab:blue")
-    ax.bar(names, [r["chord_nll"] for r in rows], bottom=melody, label="chord", color="tab:orange")
-    for i, r in enumerate(rows):
-        ax.text(i, r["total_nll"], f"{r['total_nll']:.2f}", ha="center", va="bottom", fontsize=8)
-    ax.set_xlabel("predictor")
-    ax.set_ylabel("negative log-likelihood (nats per step)")
-    ax.set_title(f"Next-step NLL on the {report.get('split', '?')} split (lower is better)")
-    ax.legend()
-    return ax

@@ -1,4 +1,4 @@
-"""See and hear a tune: piano roll, audio, ABC notation, sheet music, and saving to files.
+"""Hear and read a tune: audio, ABC notation, sheet music, and saving to files.
 
 Explained in notebook 01_collect_data (looking at and listening to real tunes) and
 04_test_model (the generated ones). Optional tools make it nicer and are used when present:
@@ -17,7 +17,6 @@ import subprocess
 import tempfile
 import wave
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pretty_midi
@@ -30,60 +29,8 @@ from folkrnn.music import NO_CHORD, Tune
 SYSTEM_DEPS_HINT = "make system-deps (or apt-get install libfluidsynth3 abcmidi abcm2ps)"
 
 
-# --- piano roll ------------------------------------------------------------------------------
-def plot_piano_roll(tune: Tune, ax=None, title: str | None = None):
-    """Draw the melody as bars (pitch against time in bars) with chord names and bar lines.
-
-    Returns the matplotlib Figure (closed if made here, so Jupyter shows it once, as the
-    cell's value). Explained in notebooks 01 and 04.
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        width = min(18.0, 4.0 + len(tune) / 32)
-        figure, ax = plt.subplots(figsize=(width, 4.0))
-        plt.close(figure)
-    starts = _bar_starts(tune)
-    to_bars = _step_to_bars(starts, len(tune))
-    notes = music.melody_notes(tune.melody)
-    for start, end, pitch in notes:
-        x0, x1 = to_bars(start), to_bars(end)
-        ax.broken_barh([(x0, x1 - x0)], (pitch - 0.4, 0.8), facecolors="tab:blue")
-    pitches = [p for _, _, p in notes] or [60, 72]
-    low, high = min(pitches) - 2, max(pitches) + 3
-    for step in starts:
-        ax.axvline(to_bars(step), color="0.75", linewidth=0.8, zorder=0)
-    for start, _, chord in _chord_changes(tune):
-        if start == 0 and chord == NO_CHORD:
-            continue
-        ax.text(to_bars(start), high - 0.5, music.chord_name(chord), fontsize=8,
-                color="tab:red", va="top")
-    ticks = [p for p in range(low, high + 1) if p % 12 in (0, 7)]
-    ax.set_yticks(ticks, [pretty_midi.note_number_to_name(p) for p in ticks])
-    ax.set_ylim(low, high)
-    ax.set_xlim(0, max(to_bars(len(tune)), 1e-3))
-    ax.set_xlabel("time (bars)")
-    ax.set_ylabel("pitch")
-    meters = ", ".join(dict.fromkeys(m for _, m in tune.meters))
-    ax.set_title(title or f"{tune.name or 'tune'} — key {tune.key}, {meters}")
-    return ax.figure
-
-
 def _bar_starts(tune: Tune) -> list[int]:
     return [int(i) for i in np.nonzero(tune.positions == 0)[0]]
-
-
-def _step_to_bars(bar_starts: list[int], length: int) -> Callable[[int], float]:
-    """A function from a step to its time in bars (bars of different meters count as one)."""
-    bounds = bar_starts + [length]
-
-    def to_bars(step: int) -> float:
-        index = max(0, int(np.searchsorted(bar_starts, step, side="right")) - 1)
-        start, end = bounds[index], bounds[index + 1] if index + 1 < len(bounds) else length
-        width = max(end - start, 1)
-        return index + (step - start) / width
-
-    return to_bars
 
 
 def _chord_changes(tune: Tune) -> list[tuple[int, int, int]]:

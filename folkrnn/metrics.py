@@ -2,8 +2,8 @@
 
 Explained in notebook 04_test_model. `tune_metrics` measures one tune; `compare_metrics` puts
 the mean ± standard deviation over generated tunes beside that over real tunes, and
-`plot_metrics` draws both distributions. No single number says "good tune"; what matters is
-whether the generated values sit where the real ones do.
+`figures.plot_metrics` draws both distributions. No single number says "good tune"; what
+matters is whether the generated values sit where the real ones do.
 """
 from __future__ import annotations
 
@@ -175,32 +175,3 @@ def format_comparison(rows: list[MetricRow]) -> str:
         lines.append(f"{r.metric:<20} {r.generated_mean:>8.3f} ± {r.generated_std:<6.3f} "
                      f"{r.real_mean:>8.3f} ± {r.real_std:<6.3f}")
     return "\n".join(lines)
-
-
-def plot_metrics(generated: list[Tune], real: list[Tune], labels=("generated", "real")):
-    """Box plots of every metric, generated beside real, one panel per metric (notebook 04).
-
-    Returns the matplotlib Figure.
-    """
-    import matplotlib.pyplot as plt
-
-    tables = [metric_table(generated), metric_table(real)]
-    cols = 3
-    rows = math.ceil(len(METRICS) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
-    for ax, name in zip(axes.flat, METRICS):
-        data = [[v for v in table[name] if not math.isnan(v)] for table in tables]
-        ax.boxplot(data, showmeans=True)
-        ax.set_xticks([1, 2], list(labels))
-        ax.set_title(name.replace("_", " "), fontsize=10)
-        ax.set_ylabel(_UNITS.get(name, "share"), fontsize=8)
-    for ax in axes.flat[len(METRICS):]:
-        ax.set_visible(False)
-    fig.suptitle("music metrics: generated vs real tunes")
-    fig.tight_layout()
-    plt.close(fig)  # Jupyter shows it once, as the cell's value
-    return fig
-
-
-_UNITS = {"pitch_class_entropy": "bits", "pitch_range": "semitones",
-          "notes_per_bar": "notes", "groove_consistency": "1 - distance"}

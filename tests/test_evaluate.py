@@ -206,17 +206,6 @@ def test_evaluate_run_without_a_trained_run_names_the_fix(home):
         ev.evaluate_run("missing")
 
 
-def test_plot_report_labels_its_axes():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    metrics = dict.fromkeys(ev.METRIC_KEYS, 0.5)
-    ax = ev.plot_report({"split": "test", "model": metrics,
-                         "baselines": {n: metrics for n in ev.BASELINE_NAMES}})
-    assert "nats" in ax.get_ylabel() and "lower is better" in ax.get_title()
-    assert len(ax.patches) == 2 * 7  # melody and chord bars for the model and six baselines
-
-
 # --- the real dataset --------------------------------------------------------------------------
 def test_baselines_on_the_real_tunes_improve_with_context(tuneset):
     test = tuneset.tunes["test"]

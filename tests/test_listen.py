@@ -184,21 +184,6 @@ def test_audio_falls_back_to_sine_waves_with_a_one_line_hint(monkeypatch, capsys
     assert _wav_frames(player.data)[0] > 0
 
 
-# --- piano roll ------------------------------------------------------------------------------
-def test_piano_roll_draws_notes_chords_and_bar_lines():
-    tune = hand_built()
-    figure = listen.plot_piano_roll(tune, title="my tune")
-    ax = figure.axes[0]
-    assert ax.get_title() == "my tune"
-    assert "bars" in ax.get_xlabel() and "pitch" in ax.get_ylabel()
-    assert len(ax.collections) == len(music.melody_notes(tune.melody))
-    assert [t.get_text() for t in ax.texts] == ["G", "D7", "Em"]
-    assert len(ax.lines) == 2  # one bar line per bar
-    assert ax.get_xlim()[1] == pytest.approx(2.0)
-    assert all(label.get_text() for label in ax.get_yticklabels())
-    matplotlib.pyplot.close(figure)
-
-
 # --- saving ----------------------------------------------------------------------------------
 def test_save_tune_writes_midi_abc_and_wav(tmp_path):
     tune = hand_built()

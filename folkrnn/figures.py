@@ -1,0 +1,352 @@
+"""Every figure of the tutorial: one home, one convention.
+
+**Convention.** Every ``plot_*`` function makes its own figure and returns it as a
+`matplotlib.figure.Figure` that is already closed (``plt.close``). Jupyter shows a returned
+figure exactly once, as the value of the cell; a script saves it with ``fig.savefig(path)``;
+a test looks at ``fig.axes``. Nothing is drawn into pyplot's "current figure", and no helper
+calls ``plt.show``. (d2l's ``plot`` draws into given axes instead; one rule for all of ours
+keeps the notebook cells to one line each.)
+
+Where each is taught: the collection (`plot_counts`, `plot_histogram`, `plot_piano_roll`) in
+notebook 01, the representation (`plot_vectors`) in 02, training (`plot_history`) in 03, and
+testing (`plot_report`, `plot_piano_rolls`, `plot_metrics`) in 04. Only matplotlib and numpy
+are imported here, never TensorFlow.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from folkrnn import music
+
+__all__ = ["plot_counts", "plot_histogram", "plot_vectors", "plot_piano_roll",
+           "plot_piano_rolls", "plot_history", "plot_report", "plot_metrics"]
+
+
+def _figure(width: float = 8.0, height: float = 3.5, **grid):
+    """A new figure and its axes (constrained layout); ``grid`` goes to ``plt.subplots``."""
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height), layout="constrained", **grid)
+
+
+def _done(fig):
+    """Close ``fig`` (so Jupyter shows it once, as the cell's value) and return it."""
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return fig
+
+
+# --- the collection (notebook 01) ------------------------------------------------------------
+def plot_counts(counts: Mapping[str, int], *, title: str, xlabel: str, ylabel: str = "tunes",
+                top: int | None = None):
+    """A bar chart of ``counts`` (largest first, at most ``top`` bars), each bar labelled."""
+    items = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+    fig, ax = _figure(max(5.0, 0.45 * len(items) + 2))
+    ax.bar([str(k) for k, _ in items], [v for _, v in items], color="tab:blue")
+    for i, (_, v) in enumerate(items):
+        ax.annotate(f"{v:,}", (i, v), ha="center", va="bottom", fontsize=8)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.margins(y=0.15)
+    return _done(fig)
+
+
+def plot_histogram(values: Iterable[float], *, title: str, xlabel: str, ylabel: str = "tunes",
+                   bins: int = 40, upto: float | None = None):
+    """A histogram of ``values`` with the median marked; values above ``upto`` are counted in the
+    legend instead of stretching the axis."""
+    values = np.asarray(list(values), dtype=float)
+    shown = values if upto is None else values[values <= upto]
+    fig, ax = _figure()
+    ax.hist(shown, bins=bins, color="tab:blue", edgecolor="white")
+    median = float(np.median(values))
+    ax.axvline(median, color="tab:red", linestyle="--", label=f"median {median:g}")
+    if len(shown) < len(values):
+        ax.plot([], [], " ", label=f"{len(values) - len(shown)} more above {upto:g} "
+                                   f"(up to {values.max():g})")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend()
+    return _done(fig)
+
+
+# --- the piano roll (notebooks 01, 02, 04) ---------------------------------------------------
+_NOTE_GAP = 0.2  # of a step: the white gap after every note, so repeated notes stay apart
+_CHORD_FONT = 8  # points
+
+
+def _bar_time(tune: music.Tune):
+    """A function from a step to its time in bars (bars of different meters count as one)."""
+    starts = tune.bar_starts or [0]
+    bounds = starts + [len(tune)]
+
+    def to_bars(step: float) -> float:
+        index = max(0, int(np.searchsorted(starts, step, side="right")) - 1)
+        start, end = bounds[index], bounds[min(index + 1, len(bounds) - 1)]
+        return index + (step - start) / max(end - start, 1)
+
+    return to_bars
+
+
+def _chord_runs(tune: music.Tune) -> list[tuple[int, int, int]]:
+    """``(start, end, chord)`` of every run of one chord class (no-chord runs left out)."""
+    runs: list[tuple[int, int, int]] = []
+    for i, chord in enumerate(tune.chords.tolist()):
+        if runs and runs[-1][2] == chord:
+            runs[-1] = (runs[-1][0], i + 1, chord)
+        else:
+            runs.append((i, i + 1, chord))
+    return [r for r in runs if r[2] != music.NO_CHORD]
+
+
+def _label_rows(starts: Sequence[float], widths: Sequence[float]) -> list[int]:
+    """Greedy rows for labels at ``starts`` (sorted) so that no two in one row overlap."""
+    row_ends: list[float] = []
+    rows = []
+    for start, width in zip(starts, widths):
+        row = next((r for r, end in enumerate(row_ends) if end <= start), len(row_ends))
+        if row == len(row_ends):
+            row_ends.append(0.0)
+        row_ends[row] = start + width
+        rows.append(row)
+    return rows
+
+
+def _draw_piano_roll(tune: music.Tune, ax, chord_ax, bars_per_inch: float) -> None:
+    """Notes into ``ax`` and chord names into the strip ``chord_ax`` above it."""
+    import pretty_midi
+    from matplotlib.patches import Rectangle
+
+    to_bars = _bar_time(tune)
+    notes = music.melody_notes(tune.melody)
+    for start, end, pitch in notes:
+        x0, x1 = to_bars(start), to_bars(end - _NOTE_GAP)
+        ax.add_patch(Rectangle((x0, pitch - 0.4), x1 - x0, 0.8, facecolor="tab:blue",
+                               edgecolor="navy", linewidth=0.6))
+    pitches = [p for _, _, p in notes] or [60, 72]
+    low, high = min(pitches) - 2, max(pitches) + 2
+    length = max(to_bars(len(tune)), 1e-3)
+    for step in tune.bar_starts:
+        for a in (ax, chord_ax):
+            a.axvline(to_bars(step), color="0.8", linewidth=0.8, zorder=0)
+    ticks = [p for p in range(low, high + 1) if p % 12 in (0, 7)]
+    ax.set_yticks(ticks, [pretty_midi.note_number_to_name(p) for p in ticks])
+    ax.set(xlim=(0, length), ylim=(low, high), ylabel="pitch",
+           xlabel="time (bars; grey lines are bar lines)")
+    # Chord names: a label is about 0.75 em per character wide; labels that would touch the
+    # previous one in a row go to the next row, so no two names ever overlap.
+    runs = _chord_runs(tune)
+    em_in_bars = _CHORD_FONT / 72 * bars_per_inch
+    starts = [to_bars(s) for s, _, _ in runs]
+    names = [music.chord_name(c) for _, _, c in runs]
+    widths = [(0.75 * len(n) + 0.6) * em_in_bars for n in names]
+    rows = _label_rows(starts, widths)
+    for (start, end, _), x, name, row in zip(runs, starts, names, rows):
+        chord_ax.add_patch(Rectangle((x, -row - 0.9), to_bars(end) - x, 0.8,
+                                     facecolor="mistyrose", edgecolor="tab:red", linewidth=0.5))
+        chord_ax.text(x + 0.2 * em_in_bars, -row - 0.5, name, fontsize=_CHORD_FONT,
+                      color="darkred", va="center", ha="left", clip_on=True)
+    chord_ax.set(ylim=(-max(rows, default=0) - 1, 0), yticks=[], xlim=(0, length))
+    chord_ax.set_ylabel("chords", rotation=0, ha="right", va="center")
+    chord_ax.tick_params(labelbottom=False)
+
+
+def _roll_width(tune: music.Tune) -> float:
+    return min(18.0, 4.0 + len(tune) / 32)
+
+
+def _chord_rows_needed(tune: music.Tune, width: float) -> int:
+    bars = max(len(tune.bar_starts), 1)
+    em_in_bars = _CHORD_FONT / 72 * bars / (0.85 * width)
+    runs = _chord_runs(tune)
+    to_bars = _bar_time(tune)
+    widths = [(0.75 * len(music.chord_name(c)) + 0.6) * em_in_bars for _, _, c in runs]
+    return max(_label_rows([to_bars(s) for s, _, _ in runs], widths), default=0) + 1
+
+
+def _piano_roll_panels(tunes: Mapping[str, music.Tune], marks: Mapping[str, tuple[float, str]]):
+    import matplotlib.pyplot as plt
+
+    width = max(_roll_width(t) for t in tunes.values())
+    rows = {title: _chord_rows_needed(t, width) for title, t in tunes.items()}
+    ratios = [r for title in tunes for r in (0.25 * rows[title] + 0.1, 3.2)]
+    fig, axes = plt.subplots(2 * len(tunes), 1, figsize=(width, sum(ratios)), squeeze=False,
+                             layout="constrained", height_ratios=ratios)
+    for i, (title, tune) in enumerate(tunes.items()):
+        chord_ax, ax = axes[2 * i, 0], axes[2 * i + 1, 0]
+        bars_per_inch = max(len(tune.bar_starts), 1) / (0.85 * width)
+        _draw_piano_roll(tune, ax, chord_ax, bars_per_inch)
+        chord_ax.set_title(title, loc="left")
+        if title in marks:
+            bar, label = marks[title]
+            for a in (ax, chord_ax):
+                a.axvline(bar, color="tab:green", linestyle="--", linewidth=2)
+            ax.text(bar, ax.get_ylim()[0] + 0.5, f" {label}", color="tab:green", va="bottom",
+                    fontsize=9)
+    return _done(fig)
+
+
+def _default_title(tune: music.Tune) -> str:
+    meters = ", ".join(dict.fromkeys(m for _, m in tune.meters))
+    return f"{tune.name or 'tune'}: key {tune.key}, {meters}"
+
+
+def plot_piano_roll(tune: music.Tune, *, title: str | None = None,
+                    mark_bar: float | None = None, mark_label: str = ""):
+    """The melody as one box per note (pitch against time in bars), chord names above it.
+
+    Every note ends in a small gap, so three repeated G4s show as three boxes, not one long
+    one (a hold continues a box; an onset starts a new one). ``mark_bar`` draws a dashed line
+    at that bar, e.g. where a primer ends. Explained in notebook 01; used in 02 and 04.
+    """
+    title = title or _default_title(tune)
+    marks = {title: (mark_bar, mark_label)} if mark_bar is not None else {}
+    return _piano_roll_panels({title: tune}, marks)
+
+
+def plot_piano_rolls(tunes: Mapping[str, music.Tune]):
+    """Several piano rolls stacked in one figure, titled by the keys of ``tunes`` (notebook 04)."""
+    if not tunes:
+        raise ValueError("no tunes to draw")
+    return _piano_roll_panels(tunes, {})
+
+
+# --- the representation (notebook 02) --------------------------------------------------------
+def plot_vectors(tune: music.Tune, start: int = 0, stop: int = 64):
+    """A heatmap of the combined vectors (melody one-hot ‖ chord one-hot) for a few bars.
+
+    Only the rows that are used are labelled; a line separates melody events from chords and
+    dotted lines mark the bar lines.
+    """
+    stop = min(stop, len(tune))
+    vectors = tune.vectors()[start:stop].T  # (36+37, steps)
+    fig, ax = _figure(10, 7)
+    ax.imshow(vectors, aspect="auto", cmap="Greys", interpolation="nearest",
+              extent=(start - 0.5, stop - 0.5, vectors.shape[0] - 0.5, -0.5))
+    used = np.flatnonzero(vectors.any(axis=1))
+    names = ([music.melody_name(i) for i in range(music.MELODY_SIZE)]
+             + [music.chord_name(c) for c in range(music.CHORD_SIZE)])
+    ax.set_yticks(used, [f"{i}: {names[i]}" for i in used], fontsize=7)
+    ax.axhline(music.MELODY_SIZE - 0.5, color="tab:red", linewidth=1)
+    ax.text(stop - 0.5, music.MELODY_SIZE - 1, "melody events ↑ ", ha="right", va="bottom",
+            color="tab:red", fontsize=8)
+    ax.text(stop - 0.5, music.MELODY_SIZE, "chord classes ↓ ", ha="right", va="top",
+            color="tab:red", fontsize=8)
+    for t in range(start, stop):
+        if tune.positions[t] == 0:
+            ax.axvline(t - 0.5, color="tab:blue", linestyle=":", linewidth=1)
+    ax.set(title=f"{tune.name}: one column per 16th-note step, two ones per column",
+           xlabel="step (16th notes; dotted lines = bar lines)",
+           ylabel="vector component (index: meaning)")
+    return _done(fig)
+
+
+# --- training (notebook 03) ------------------------------------------------------------------
+_CURVES = (("loss", "training loss", "o-", "tab:blue"),
+           ("val_loss", "validation loss", "s-", "tab:orange"))
+
+
+def _draw_history(ax, history, partial, first_epoch: float) -> None:
+    low, high = math.inf, -math.inf
+    for key, label, style, color in _CURVES:
+        points = [(row["epoch"], row[key]) for row in history
+                  if key in row and row.get("epoch", 0) >= first_epoch]
+        if points:
+            ax.plot(*zip(*points), style, color=color, label=label)
+            low, high = min(low, *(y for _, y in points)), max(high, *(y for _, y in points))
+    shown = [(x, y) for x, y in partial if x >= first_epoch - 1]
+    if shown:
+        ax.plot(*zip(*shown), ":", color="tab:blue", alpha=0.7,
+                label="training loss (this epoch, running mean)")
+    if low < high:  # zoom on what is drawn, with a little room
+        pad = 0.08 * (high - low)
+        ax.set_ylim(low - pad, high + pad)
+    ax.grid(alpha=0.3)
+    ax.set_xlabel("epoch")
+
+
+def plot_history(history: Sequence[Mapping[str, float]], *, title: str = "Training progress",
+                 partial: Sequence[tuple[float, float]] = ()):
+    """Training and validation loss per epoch (one dict per epoch, as `runs.read_history`).
+
+    The first epoch's loss is far above the rest, so from three epochs on a second panel zooms
+    on epochs 2 onwards: there the later epochs, the train/validation gap and the best epoch
+    (whose checkpoint notebook 04 uses) stay visible. ``partial``: ``(epoch fraction, running
+    training loss)`` within the current epoch (the live plot). Explained in notebook 03.
+    """
+    epochs = [row["epoch"] for row in history if "epoch" in row]
+    zoom = len(epochs) >= 3
+    fig, axes = _figure(11 if zoom else 7, 4, ncols=2 if zoom else 1, squeeze=False)
+    panels = [(axes[0, 0], 0.0, "all epochs")]
+    if zoom:
+        panels.append((axes[0, 1], 2.0, "zoomed on epoch 2 onwards"))
+    valid = [row for row in history if "val_loss" in row and "epoch" in row]
+    best = min(valid, key=lambda row: row["val_loss"]) if valid else None
+    for ax, first, subtitle in panels:
+        _draw_history(ax, history, partial, first)
+        if best is not None:
+            ax.axvline(best["epoch"], color="0.5", linestyle="--", linewidth=1,
+                       label=f"best validation loss {best['val_loss']:.3f} "
+                             f"(epoch {best['epoch']:.0f})")
+        ax.set_title(subtitle, fontsize=10)
+    axes[0, 0].set_ylabel("loss (nats per step, melody + chord)")
+    last = history[-1] if history else {}
+    if "loss" in last and "val_loss" in last:
+        panels[-1][0].annotate(f"gap at epoch {last.get('epoch', 0):.0f}: "
+                               f"{last['val_loss'] - last['loss']:+.3f}",
+                               (0.98, 0.97), xycoords="axes fraction", ha="right", va="top",
+                               fontsize=9, color="0.3")
+    if axes[0, 0].lines:
+        panels[-1][0].legend(loc="center right", fontsize=8)
+    fig.suptitle(title)
+    return _done(fig)
+
+
+# --- testing (notebook 04) -------------------------------------------------------------------
+def plot_report(report: dict):
+    """A bar chart of melody + chord NLL per predictor (stacked; lower is better), from
+    `evaluate.evaluate_run`'s report. Explained in notebook 04."""
+    from folkrnn.evaluate import report_table
+
+    rows = report_table(report)
+    fig, ax = _figure(8, 4)
+    names = [r["name"] for r in rows]
+    melody = [r["melody_nll"] for r in rows]
+    ax.bar(names, melody, label="melody", color="tab:blue")
+    ax.bar(names, [r["chord_nll"] for r in rows], bottom=melody, label="chord", color="tab:orange")
+    for i, r in enumerate(rows):
+        ax.text(i, r["total_nll"], f"{r['total_nll']:.2f}", ha="center", va="bottom", fontsize=8)
+    ax.set_xlabel("predictor")
+    ax.set_ylabel("negative log-likelihood (nats per step)")
+    ax.set_title(f"Next-step NLL on the {report.get('split', '?')} split (lower is better)")
+    ax.tick_params(axis="x", labelrotation=20)
+    ax.legend()
+    return _done(fig)
+
+
+_UNITS = {"pitch_class_entropy": "bits", "pitch_range": "semitones",
+          "notes_per_bar": "notes", "groove_consistency": "1 - distance"}
+
+
+def plot_metrics(generated: list[music.Tune], real: list[music.Tune],
+                 labels: Sequence[str] = ("generated", "real")):
+    """Box plots of every music metric (`folkrnn.metrics`), generated beside real, one panel
+    per metric. Explained in notebook 04."""
+    from folkrnn.metrics import METRICS, metric_table
+
+    tables = [metric_table(generated), metric_table(real)]
+    cols = 3
+    rows = math.ceil(len(METRICS) / cols)
+    fig, axes = _figure(4 * cols, 2.8 * rows, nrows=rows, ncols=cols, squeeze=False)
+    for ax, name in zip(axes.flat, METRICS):
+        data = [[v for v in table[name] if not math.isnan(v)] for table in tables]
+        ax.boxplot(data, showmeans=True)
+        ax.set_xticks([1, 2], list(labels))
+        ax.set_title(name.replace("_", " "), fontsize=10)
+        ax.set_ylabel(_UNITS.get(name, "share"), fontsize=8)
+    for ax in axes.flat[len(METRICS):]:
+        ax.set_visible(False)
+    fig.suptitle("music metrics: generated vs real tunes")
+    return _done(fig)
