@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from folkrnn import music
+from folkrnn import form, music
 from folkrnn.music import REST, Tune
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)  # also covers natural minor and the modes (same pitch set)
@@ -28,6 +28,11 @@ DESCRIPTIONS = {
     "repetition": "share of bars (melody and chords) repeating an earlier bar exactly",
     "pitch_range": "highest minus lowest melody pitch, in semitones",
     "notes_per_bar": "melody onsets per bar",
+    "repeated_bars": "share of bars whose melody repeats an earlier bar exactly",
+    "aabb_form": "1 if the first 8 bars recur later (>= 75% of note steps equal), else 0",
+    "longest_repeat": "longest run of bars each equal to the bar 1..8 bars before, in bars",
+    "ends_on_tonic": "1 if the last note is the tonic of the estimated key, else 0",
+    "pitch_classes": "number of different pitch classes used",
 }
 METRICS = list(DESCRIPTIONS)
 
@@ -129,14 +134,121 @@ def notes_per_bar(tune: Tune) -> float:
     return float(np.sum(tune.melody >= 2)) / len(bars) if bars else math.nan
 
 
+def _bar_melodies(tune: Tune) -> list[bytes]:
+    return [tune.melody[a:b].tobytes() for a, b in _bars(tune)]
+
+
+def repeated_bars(tune: Tune) -> float:
+    """The share of bars whose melody (chords ignored) repeats an earlier bar exactly.
+
+    A tune in AABB form scores about 0.5 (real Nottingham tunes: see BENCHMARKS.md).
+    """
+    seen: set[bytes] = set()
+    repeats = 0
+    bars = _bar_melodies(tune)
+    for bar in bars:
+        repeats += bar in seen
+        seen.add(bar)
+    return repeats / len(bars) if bars else math.nan
+
+
+def aabb_form(tune: Tune, bars: int = 8, share: float = 0.75) -> float:
+    """1.0 if the first ``bars`` full bars recur later in the tune, starting on a bar line,
+    with at least ``share`` of their steps equal (a repeated part, second endings allowed).
+
+    Steps where neither passage starts a note (both hold or rest) are left out, so that long
+    notes held alike don't make different tunes look alike.
+    """
+    plan = form.Plan.of_tune(tune)
+    if plan.total_bars < 2 * bars:
+        return math.nan
+    start, end = plan.bar_range(0)[0], plan.bar_range(bars - 1)[1]
+    first = tune.melody[start:end]
+    for later in range(bars, plan.total_bars - bars + 1):
+        a = plan.bar_range(later)[0]
+        other = tune.melody[a:a + len(first)]
+        if len(other) < len(first):
+            break
+        counted = (first >= music.ONSET) | (other >= music.ONSET)
+        if counted.any() and np.mean((other == first)[counted]) >= share:
+            return 1.0
+    return 0.0
+
+
+def longest_repeat(tune: Tune, max_lag: int = form.PART_BARS) -> float:
+    """The longest passage, in bars, that repeats an earlier one: the longest run of
+    consecutive bars each equal (melody) to the bar the same distance (1..``max_lag`` bars)
+    before. Capped at a part's length so that a 64-bar tune played twice does not count 32."""
+    bars = _bar_melodies(tune)
+    best = 0
+    for lag in range(1, min(len(bars), max_lag + 1)):
+        run = 0
+        for i in range(lag, len(bars)):
+            run = run + 1 if bars[i] == bars[i - lag] else 0
+            best = max(best, run)
+    return float(best)
+
+
+def ends_on_tonic(tune: Tune) -> float:
+    """1.0 if the last melody note's pitch class is the tonic of the estimated key
+    (`music.estimate_key`, the same estimate for real and generated tunes), else 0.0."""
+    pitches = _onset_pitches(tune)
+    if len(pitches) == 0:
+        return math.nan
+    tonic, _ = music.key_tonic(music.estimate_key(tune))
+    return float(pitches[-1] % 12 == tonic)
+
+
+def pitch_classes(tune: Tune) -> float:
+    """How many of the 12 pitch classes the melody uses."""
+    pitches = _onset_pitches(tune)
+    return float(len(set(pitches % 12))) if len(pitches) else math.nan
+
+
 def tune_metrics(tune: Tune) -> dict[str, float]:
     """All metrics of one tune (NaN where a metric is undefined, e.g. no notes); notebook 04."""
     functions = {"scale_consistency": scale_consistency, "pitch_class_entropy": pitch_class_entropy,
                  "chord_tone_ratio": chord_tone_ratio, "groove_consistency": groove_consistency,
                  "rest_rate": rest_rate, "repeated_note_rate": repeated_note_rate,
                  "repetition": repetition, "pitch_range": pitch_range,
-                 "notes_per_bar": notes_per_bar}
+                 "notes_per_bar": notes_per_bar, "repeated_bars": repeated_bars,
+                 "aabb_form": aabb_form, "longest_repeat": longest_repeat,
+                 "ends_on_tonic": ends_on_tonic, "pitch_classes": pitch_classes}
     return {name: float(functions[name](tune)) for name in METRICS}
+
+
+# --- memorisation: passages copied from the training tunes -----------------------------------
+def _interval_bars(tune: Tune) -> list[bytes]:
+    """Each bar's melody with every onset replaced by its interval from the previous note, so
+    that a transposed copy has the same keys (rests and holds kept as they are)."""
+    melody = tune.melody.astype(np.int64).copy()
+    onsets = np.nonzero(melody >= music.ONSET)[0]
+    pitches = melody[onsets]
+    melody[onsets] = 1000 + np.diff(pitches, prepend=pitches[:1])  # the first note: interval 0
+    return [melody[a:b].tobytes() for a, b in _bars(tune)]
+
+
+class CopyIndex:
+    """Every bar of a set of (training) tunes, to find the longest passage a new tune copies.
+
+    ``longest_copy(tune)`` is the largest number of consecutive bars of ``tune`` that also
+    follow each other in one indexed tune, in any transposition (bars compared by the intervals
+    between their notes, rhythm included). Explained in notebook 04.
+    """
+
+    def __init__(self, tunes: list[Tune]):
+        self.bars: dict[bytes, list[tuple[int, int]]] = {}
+        for u, tune in enumerate(tunes):
+            for j, key in enumerate(_interval_bars(tune)):
+                self.bars.setdefault(key, []).append((u, j))
+
+    def longest_copy(self, tune: Tune) -> float:
+        """The longest copied passage of ``tune``, in bars (0 = no bar occurs in the index)."""
+        best, runs = 0, {}
+        for key in _interval_bars(tune):
+            runs = {(u, j): runs.get((u, j - 1), 0) + 1 for u, j in self.bars.get(key, ())}
+            best = max(best, max(runs.values(), default=0))
+        return float(best)
 
 
 class MetricRow(NamedTuple):

@@ -96,3 +96,56 @@ def test_compare_metrics_gives_mean_and_std_ignoring_undefined_values():
     assert (row.real_mean, row.real_std) == (0.0, 0.0)
     table = metrics.format_comparison(list(rows.values()))
     assert "repeated_note_rate" in table and "0.500 ± 0.500" in table
+
+
+# --- form metrics (issue: generated tunes must have the form of folk tunes) -------------------
+A_PART = [60, 62, 64, 65, 67, 65, 64, 62]  # one note per half bar of 4/4: 4 bars
+B_PART = [72, 71, 69, 67, 65, 64, 62, 60]
+
+
+def test_repeated_bars_ignores_chords_and_counts_later_copies():
+    aabb = tune_of(A_PART + A_PART + B_PART + B_PART, length=8)  # 16 bars
+    assert metrics.repeated_bars(aabb) == 0.5
+    other_chords = tune_of(A_PART + A_PART, length=8, chords=["C"] * 8 + ["G"] * 8)
+    assert metrics.repeated_bars(other_chords) == 0.5  # melody repeats; chords don't matter
+    assert metrics.repeated_bars(tune_of(list(range(60, 76)), length=16)) == 0.0
+
+
+def test_aabb_form_allows_a_second_ending_but_not_a_new_part():
+    part = [60 + i for i in range(16)]  # 8 bars of two half notes
+    ending = part[:-2] + [72, 72]  # the last bar changed: 7 of 8 bars equal
+    assert metrics.aabb_form(tune_of(part + ending + part[::-1] * 2, length=8)) == 1.0
+    new = [70 - i for i in range(16)]
+    assert metrics.aabb_form(tune_of(part + new + new[::-1] + part[:8] + new[:8],
+                                     length=8)) == 0.0
+    assert math.isnan(metrics.aabb_form(tune_of(part, length=8)))  # too short to tell
+
+
+def test_longest_repeat_counts_the_bars_of_a_repeated_passage():
+    part = [60 + i for i in range(16)]  # 8 different bars
+    ending = part[:-2] + [50 + 22, 72]
+    assert metrics.longest_repeat(tune_of(part + ending, length=8)) == 7.0
+    assert metrics.longest_repeat(tune_of(part, length=8)) == 0.0
+    assert metrics.longest_repeat(tune_of([60] * 8, length=8)) == 3.0  # 4 equal bars
+
+
+def test_ends_on_tonic_uses_the_estimated_key():
+    assert metrics.ends_on_tonic(tune_of(C_MAJOR + [64, 62, 60], length=4)) == 1.0
+    assert metrics.ends_on_tonic(tune_of(C_MAJOR + [64, 62], length=4)) == 0.0
+    assert math.isnan(metrics.ends_on_tonic(tune_of([None])))
+
+
+def test_pitch_classes_counts_octaves_once():
+    assert metrics.pitch_classes(tune_of([60, 72, 64, 76, 67])) == 3.0
+    assert math.isnan(metrics.pitch_classes(tune_of([None])))
+
+
+def test_copy_index_finds_the_longest_copied_passage_in_any_key():
+    training = tune_of([60 + i for i in range(16)], length=8)  # 8 bars
+    index = metrics.CopyIndex([training, tune_of([70, 70, 70, 70], length=8)])
+    copy = tune_of([55, 57] + [62 + i for i in range(10)] + [40 + 19, 60], length=8)
+    # bars 3-6 (64..71) are training bars 3-6 a whole tone up; bar 2 (62, 63) enters by another
+    # interval (+5) and bar 7 leaves the line, so 4 bars are copied
+    assert index.longest_copy(copy) == 4.0
+    assert index.longest_copy(training) == 8.0
+    assert index.longest_copy(tune_of([84, 60, 83, 61], length=8)) == 0.0

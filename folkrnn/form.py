@@ -1,0 +1,225 @@
+"""Form: what a folk tune is made of, as inputs the model can see at every step.
+
+Explained in notebook 02_build_model (the inputs) and 04_test_model (generating with form).
+A folk tune is built from 8-bar parts, each usually played twice (AABB); about half its bars
+equal the bar 8 bars earlier. An LSTM is told none of this and forgets what it played 8 bars
+ago, so we hand it two kinds of extra input for the step it is about to predict:
+
+* **lookback** (as in Magenta's lookback_rnn, which uses 1 and 2 bars): the melody event and
+  chord at the same position 1, 2, 4 and 8 bars back, and whether the last beat (`REPEAT_WINDOW`
+  steps) of the tune repeated the music that many bars before (one bit per lag, packed into one
+  id). Copying a bar is then as easy as copying an input.
+* **structure**: the bar within its 8-bar part (0..7), which part (0, 1, 2, …) and how many bars
+  remain until the end. All three are known in advance when generating: we choose the length.
+
+Bars are counted from the first full bar. A **pickup** (an opening bar that is silent on its
+downbeat, as the Nottingham MIDI files pad an anacrusis with rests) gets its own
+``bar_in_part`` value `PICKUP` and belongs to part 0, so that the first full bar is bar 0 of
+part 0 both with and without a pickup. Tunes whose parts are not 8 bars long (e.g. 12-bar or
+16-bar strains, odd lengths) still see an 8-bar grid counted from the first full bar; the
+``bars_left`` input still marks the true end. The same layout serves training (`form_arrays`
+of a whole `Tune`) and generation (`Plan`, then `LookbackTracker` one step at a time); a test
+checks that both give the same inputs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from folkrnn import music
+from folkrnn.errors import FolkRNNError
+from folkrnn.music import NO_CHORD, REST, Tune
+
+PART_BARS = 8  # bars in one part (phrase) of a folk tune
+LOOKBACK_BARS = (1, 2, 4, 8)  # lags (in bars) the lookback inputs may use
+REPEAT_WINDOW = 4  # steps (a quarter note) that must match for "the tune is repeating lag L"
+PICKUP = PART_BARS  # bar_in_part of a pickup bar (0..7 are the bars of a part)
+MAX_PART = 7  # parts beyond the 8th share the last id
+MAX_BARS_LEFT = 8  # bars_left is clipped here (8 = "8 or more")
+NUM_IDS = {"bar_in_part": PART_BARS + 1, "part": MAX_PART + 1, "bars_left": MAX_BARS_LEFT + 1,
+           "repeats": 2 ** len(LOOKBACK_BARS)}
+STRUCTURE_KEYS = ("bar_in_part", "part", "bars_left")
+
+
+def parse_lookback(text: str | tuple[int, ...]) -> tuple[int, ...]:
+    """The lags of a ``lookback`` knob: ``"1,2,4,8"`` → ``(1, 2, 4, 8)``; ``""`` → ``()``."""
+    if isinstance(text, (tuple, list)):
+        lags = tuple(int(x) for x in text)
+    else:
+        try:
+            lags = tuple(int(x) for x in str(text).replace(" ", "").split(",") if x)
+        except ValueError:
+            lags = (-1,)
+    if any(lag not in LOOKBACK_BARS for lag in lags) or len(set(lags)) != len(lags):
+        raise FolkRNNError(f"lookback={text!r}: give distinct bar lags from "
+                           f"{','.join(map(str, LOOKBACK_BARS))} separated by commas "
+                           "(e.g. 1,2,4,8), or an empty string for none")
+    return tuple(sorted(lags))
+
+
+def lookback_keys(lags: tuple[int, ...]) -> tuple[str, ...]:
+    """The model input names of the lookback inputs for ``lags`` (empty if none)."""
+    if not lags:
+        return ()
+    return tuple(f"lookback_{kind}_{lag}" for lag in lags
+                 for kind in ("melody", "chord")) + ("repeats",)
+
+
+# --- the layout of a tune: where every step sits -------------------------------------------------
+def has_pickup(tune: Tune) -> bool:
+    """True if the tune opens with a pickup: a first bar that is silent on its downbeat."""
+    bar = music.steps_per_bar(tune.meters[0][1])
+    return len(tune) > bar and tune.melody[0] == REST and tune.chords[0] == NO_CHORD
+
+
+@dataclass
+class Plan:
+    """The layout of a tune known before any note is written: meters, bars, parts.
+
+    ``positions``/``meter_ids`` as in `Tune`; ``bar_length[t]``: steps per bar at step t;
+    ``bar[t]``: the bar number counted from the first full bar (-1 for a pickup bar).
+    """
+
+    positions: np.ndarray
+    bar_length: np.ndarray
+    bar: np.ndarray
+    total_bars: int  # full bars (the pickup not counted)
+
+    @classmethod
+    def of(cls, layout: Tune, pickup: bool = False) -> "Plan":
+        """The plan of ``layout`` (only its length and meters matter) with or without pickup."""
+        positions = layout.positions.astype(np.int64)
+        lengths = np.array([music.steps_per_bar(m) for m in music.METERS])
+        bar = np.cumsum(positions == 0) - 1 - int(pickup)
+        total = int(bar[-1]) + 1 if len(bar) else 0
+        return cls(positions, lengths[layout.meter_ids], bar, max(total, 0))
+
+    @classmethod
+    def of_tune(cls, tune: Tune) -> "Plan":
+        """The plan of a real tune (pickup detected with `has_pickup`)."""
+        return cls.of(tune, has_pickup(tune))
+
+    def structure(self) -> dict[str, np.ndarray]:
+        """``bar_in_part``, ``part`` and ``bars_left`` ids of every step (see the module doc)."""
+        bar = self.bar
+        pickup = bar < 0
+        bar_in_part = np.where(pickup, PICKUP, np.maximum(bar, 0) % PART_BARS)
+        part = np.minimum(np.maximum(bar, 0) // PART_BARS, MAX_PART)
+        bars_left = np.clip(self.total_bars - 1 - np.maximum(bar, 0), 0, MAX_BARS_LEFT)
+        return {"bar_in_part": bar_in_part.astype(np.int32), "part": part.astype(np.int32),
+                "bars_left": bars_left.astype(np.int32)}
+
+    def bar_range(self, index: int) -> tuple[int, int]:
+        """``(first step, end step)`` of full bar ``index`` (0 = the first full bar)."""
+        steps = np.nonzero(self.bar == index)[0]
+        if len(steps) == 0:
+            raise IndexError(f"the plan has no bar {index}")
+        return int(steps[0]), int(steps[-1]) + 1
+
+
+# --- lookback: the music 1, 2, 4, 8 bars before ------------------------------------------------
+def lookback_arrays(melody: np.ndarray, chords: np.ndarray, bar_length: np.ndarray,
+                    lags: tuple[int, ...] = LOOKBACK_BARS) -> dict[str, np.ndarray]:
+    """The lookback inputs for predicting each step of a finished melody (training).
+
+    Index t is about step t: ``lookback_melody_L[t]`` / ``lookback_chord_L[t]`` are the event
+    and chord ``L`` bars before step t (rest / no chord before the tune starts), and bit i of
+    ``repeats[t]`` says whether the `REPEAT_WINDOW` steps before t all equal the melody
+    ``lags[i]`` bars before them. `LookbackTracker` computes the same while generating.
+    """
+    melody, chords = np.asarray(melody, np.int64), np.asarray(chords, np.int64)
+    n = len(melody)
+    t = np.arange(n)
+    out: dict[str, np.ndarray] = {}
+    repeats = np.zeros(n, np.int64)
+    for bit, lag in enumerate(lags):
+        back = t - lag * bar_length
+        valid = back >= 0
+        out[f"lookback_melody_{lag}"] = np.where(valid, melody[np.maximum(back, 0)], REST)
+        out[f"lookback_chord_{lag}"] = np.where(valid, chords[np.maximum(back, 0)], NO_CHORD)
+        equal = valid & (melody == melody[np.maximum(back, 0)])
+        run = np.concatenate([[0], np.cumsum(equal)])  # equal steps in [t - w, t)
+        lo = np.maximum(t - REPEAT_WINDOW, 0)
+        matched = (t >= REPEAT_WINDOW) & (run[t] - run[lo] == REPEAT_WINDOW)
+        repeats |= matched.astype(np.int64) << bit
+    if lags:
+        out["repeats"] = repeats
+    return {k: v.astype(np.int32) for k, v in out.items()}
+
+
+class LookbackTracker:
+    """The lookback inputs while a tune is written left to right (generation): ``ids(t)``
+    gives, for step t, the same values `lookback_arrays` gives for a finished tune, as a list
+    in the order of `lookback_keys` (melody and chord per lag, then ``repeats``).
+
+    Call ``ids(t)`` right before writing step t (steps may be rewritten: an earlier ``t`` again).
+    """
+
+    def __init__(self, bar_length: np.ndarray, lags: tuple[int, ...] = LOOKBACK_BARS):
+        self.lags = lags
+        steps = np.arange(len(bar_length))
+        self.back = [(steps - lag * np.asarray(bar_length)).tolist() for lag in lags]
+        self.equal = np.zeros((len(lags), len(bar_length)), bool)
+
+    def ids(self, melody: np.ndarray, chords: np.ndarray, t: int) -> list[int]:
+        """The lookback inputs of step t, given the steps before t in ``melody``/``chords``."""
+        if not self.lags:
+            return []
+        out: list[int] = []
+        repeats = 0
+        for i, back in enumerate(self.back):
+            if t:  # step t-1 was just written: does it equal the step `lag` bars before it?
+                b = back[t - 1]
+                self.equal[i, t - 1] = b >= 0 and melody[t - 1] == melody[b]
+            b = back[t]
+            out += [int(melody[b]), int(chords[b])] if b >= 0 else [REST, NO_CHORD]
+            if t >= REPEAT_WINDOW and self.equal[i, t - REPEAT_WINDOW:t].all():
+                repeats |= 1 << i
+        return out + [repeats]
+
+
+def form_arrays(tune: Tune, lags: tuple[int, ...] = LOOKBACK_BARS,
+                structure: bool = True) -> dict[str, np.ndarray]:
+    """All form inputs of a real tune (lookback for ``lags``, structure if asked), by step."""
+    plan = Plan.of_tune(tune)
+    out = lookback_arrays(tune.melody, tune.chords, plan.bar_length, lags)
+    if structure:
+        out.update(plan.structure())
+    return out
+
+
+# --- forms for generation: which parts repeat ------------------------------------------------------
+DEFAULT_FORM = "AABB"
+FREE = "free"
+
+
+def parse_form(text: str) -> str:
+    """The part letters of a form such as ``AABB``, ``AB``, ``AABA``, ``ABC``; ``""`` for
+    ``free`` (no parts imposed: the model alone decides what repeats)."""
+    letters = str(text).strip()
+    if letters.lower() == FREE:
+        return ""
+    if not letters or not letters.isalpha() or not letters.isascii() or len(letters) > 16:
+        raise FolkRNNError(f"form {text!r}: write the parts as letters, one per part, a letter "
+                           "again for a repeated part (e.g. AABB, AB, AABA, ABC), or free")
+    return letters.upper()
+
+
+def part_sources(letters: str) -> list[int | None]:
+    """For each part, the index of the earlier part it repeats (same letter), else None."""
+    first: dict[str, int] = {}
+    sources: list[int | None] = []
+    for i, letter in enumerate(letters):
+        sources.append(first.get(letter))
+        first.setdefault(letter, i)
+    return sources
+
+
+def part_bounds(plan: Plan, parts: int) -> list[tuple[int, int]]:
+    """``(first bar, end bar)`` of each of ``parts`` equal parts of the plan's full bars
+    (the last part takes any bars left over)."""
+    size = max(plan.total_bars // parts, 1)
+    bounds = [(i * size, (i + 1) * size) for i in range(parts)]
+    bounds[-1] = (bounds[-1][0], max(plan.total_bars, bounds[-1][0] + 1))
+    return bounds

@@ -1,0 +1,92 @@
+"""The form inputs (folkrnn.form): structure of a tune, lookback, and forms for generation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from folkrnn import form
+from folkrnn.errors import FolkRNNError
+from folkrnn.music import HOLD, NO_CHORD, REST, Tune, onset, parse_chord
+
+
+def eighths(pitches, meter="4/4", chord="G") -> Tune:
+    """A tune of eighth notes (None = an eighth rest), one chord throughout."""
+    melody: list[int] = []
+    for p in pitches:
+        melody += [REST, REST] if p is None else [onset(p), HOLD]
+    return Tune(melody, [parse_chord(chord)] * len(melody), [(0, meter)], "G", "t")
+
+
+def test_plan_counts_bars_from_the_first_full_bar_after_a_pickup():
+    pickup = [None] * 6 + [62, 64]  # a quarter-note pickup, padded with rests as in the MIDI
+    tune = eighths(pickup + [67] * 8 * 16)  # then 16 full bars of 4/4
+    tune.chords[:16] = NO_CHORD
+    assert form.has_pickup(tune)
+    s = form.Plan.of_tune(tune).structure()
+    assert set(s["bar_in_part"][:16]) == {form.PICKUP} and set(s["part"][:16]) == {0}
+    bar = lambda i: slice(16 * (i + 1), 16 * (i + 2))  # noqa: E731 (full bar i)
+    assert set(s["bar_in_part"][bar(0)]) == {0} and set(s["bar_in_part"][bar(7)]) == {7}
+    assert set(s["bar_in_part"][bar(8)]) == {0} and set(s["part"][bar(8)]) == {1}
+    assert set(s["bars_left"][bar(15)]) == {0} and set(s["bars_left"][bar(14)]) == {1}
+    assert set(s["bars_left"][bar(0)]) == {form.MAX_BARS_LEFT}  # 15 left, clipped
+
+
+def test_no_pickup_when_the_tune_starts_on_the_downbeat():
+    tune = eighths([67] * 8 * 4)
+    assert not form.has_pickup(tune)
+    assert form.Plan.of_tune(tune).structure()["bar_in_part"][0] == 0
+
+
+def test_lookback_sees_the_bar_before_and_flags_a_repeat():
+    bar_a, bar_b = [60, 62, 64, 65, 67, 65, 64, 62], [72, 71, 69, 67, 65, 64, 62, 60]
+    tune = eighths(bar_a + bar_b + bar_a + bar_a)  # 4 bars of 16 steps
+    arrays = form.form_arrays(tune, lags=(1, 2), structure=False)
+    look1, look2 = arrays["lookback_melody_1"], arrays["lookback_melody_2"]
+    assert (look1[:16] == REST).all() and (arrays["lookback_chord_1"][:16] == NO_CHORD).all()
+    np.testing.assert_array_equal(look1[16:], tune.melody[:-16])
+    np.testing.assert_array_equal(look2[32:], tune.melody[:-32])
+    repeats = arrays["repeats"]
+    # bar 3 (steps 32..47) repeats bar 1 (2 bars back): bit 1 once 4 steps have matched
+    assert repeats[35] & 2 == 0 and all(repeats[t] & 2 for t in range(36, 48))
+    # bar 4 repeats bar 3 (1 bar back): bit 0 from step 52 on
+    assert all(repeats[t] & 1 for t in range(52, 64)) and not any(repeats[:48] & 1)
+
+
+def test_lookback_tracker_agrees_with_lookback_arrays_even_when_steps_are_rewritten():
+    rng = np.random.default_rng(1)
+    melody = rng.choice([REST, HOLD, onset(60), onset(62)], size=200)
+    melody[16:48] = melody[:32]  # some repetition, so that the flags are set
+    chords = rng.integers(0, 5, size=200)
+    lengths = np.full(200, 16)
+    lengths[100:] = 12  # a meter change
+    expected = form.lookback_arrays(melody, chords, lengths)
+    assert expected["repeats"].any()
+    tracker = form.LookbackTracker(lengths)
+    written, written_chords = np.zeros(200, int), np.zeros(200, int)
+    for t in range(200):
+        if t == 60:  # write steps 50..59 wrongly once, then again correctly (a retried bar)
+            for s in range(50, 60):
+                tracker.ids(written, written_chords, s)
+                written[s] = onset(70)
+            for s in range(50, 60):
+                tracker.ids(written, written_chords, s)
+                written[s], written_chords[s] = melody[s], chords[s]
+        ids = tracker.ids(written, written_chords, t)
+        want = [expected[k][t] for k in form.lookback_keys(form.LOOKBACK_BARS)]
+        assert ids == want, t
+        written[t], written_chords[t] = melody[t], chords[t]
+
+
+def test_knobs_and_forms_are_checked():
+    assert form.parse_lookback("1,2,4,8") == (1, 2, 4, 8)
+    assert form.parse_lookback("") == ()
+    assert form.lookback_keys(()) == ()
+    assert form.lookback_keys((8,)) == ("lookback_melody_8", "lookback_chord_8", "repeats")
+    for bad in ("3", "1,1", "one"):
+        with pytest.raises(FolkRNNError, match="lookback"):
+            form.parse_lookback(bad)
+    assert form.parse_form("aabb") == "AABB" and form.parse_form("free") == ""
+    with pytest.raises(FolkRNNError, match="form"):
+        form.parse_form("A-B")
+    assert form.part_sources("AABA") == [None, 0, None, 0]
+    assert form.part_sources("ABC") == [None, None, None]
