@@ -1,11 +1,13 @@
 """Every figure of the tutorial: one home, one convention.
 
 **Convention.** Every ``plot_*`` function makes its own figure and returns it as a
-`matplotlib.figure.Figure` that is already closed (``plt.close``). Jupyter shows a returned
-figure exactly once, as the value of the cell; a script saves it with ``fig.savefig(path)``;
-a test looks at ``fig.axes``. Nothing is drawn into pyplot's "current figure", and no helper
-calls ``plt.show``. (d2l's ``plot`` draws into given axes instead; one rule for all of ours
-keeps the notebook cells to one line each.)
+`matplotlib.figure.Figure` that is already closed (``plt.close``) and passed through `finish`.
+Jupyter shows a returned figure exactly once, as the value of the cell, as an image whose alt
+text says what it shows (its titles and axis labels); a script saves it with
+``fig.savefig(path)``; a test looks at ``fig.axes``. Nothing is drawn into pyplot's "current
+figure", and no helper calls ``plt.show``. (d2l's ``plot`` draws into given axes instead; one
+rule for all of ours keeps the notebook cells to one line each.) Figures made elsewhere follow
+the same rule by ending with ``return figures.finish(fig)``.
 
 Where each is taught: the collection (`plot_counts`, `plot_histogram`, `plot_piano_roll`) in
 notebook 01, the representation (`plot_vectors`) in 02, training (`plot_history`) in 03, and
@@ -14,14 +16,18 @@ are imported here, never TensorFlow.
 """
 from __future__ import annotations
 
+import base64
+import html
+import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+import matplotlib.figure
 import numpy as np
 
 from folkrnn import music
 
-__all__ = ["plot_counts", "plot_histogram", "plot_vectors", "plot_piano_roll",
+__all__ = ["finish", "plot_counts", "plot_histogram", "plot_vectors", "plot_piano_roll",
            "plot_piano_rolls", "plot_history", "plot_report", "plot_metrics"]
 
 
@@ -32,12 +38,50 @@ def _figure(width: float = 8.0, height: float = 3.5, **grid):
     return plt.subplots(figsize=(width, height), layout="constrained", **grid)
 
 
-def _done(fig):
-    """Close ``fig`` (so Jupyter shows it once, as the cell's value) and return it."""
+class DescribedFigure(matplotlib.figure.Figure):
+    """A figure that Jupyter shows as one PNG image with alt text (see `finish`)."""
+
+    def alt_text(self) -> str:
+        """What the figure shows, from its titles and axis labels (for screen readers)."""
+        parts = [self._suptitle.get_text()] if self._suptitle is not None else []
+        for ax in self.axes:
+            if not ax.get_visible():
+                continue
+            title = next((t for t in (ax.get_title(loc) for loc in ("center", "left")) if t), "")
+            axes = ", ".join(f"{name}: {label}" for name, label in
+                             (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if label)
+            parts.append(" ".join(p for p in (title, f"({axes})" if axes else "") if p))
+        return "Figure: " + "; ".join(p for p in dict.fromkeys(parts) if p)
+
+    def to_html(self, dpi: float = 100) -> str:
+        """An ``<img>`` tag holding the figure as a PNG, with its alt text."""
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        return (f'<img src="data:image/png;base64,{data}" alt="{html.escape(self.alt_text())}" '
+                f'style="max-width: 100%; height: auto">')
+
+    def _ipython_display_(self) -> None:
+        # Jupyter's own PNG output has no alt text; nbconvert warns "Alternative text is
+        # missing" for each. This shows the same PNG as HTML, with a description.
+        from IPython.display import display
+
+        display({"text/html": self.to_html(), "text/plain": f"<{self.alt_text()}>"}, raw=True)
+
+
+def finish(fig):
+    """Close ``fig`` (so Jupyter shows it once, as the cell's value), give it alt text, return it.
+
+    The end of every plot helper, here and in `folkrnn.teaching`.
+    """
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+    if type(fig) is matplotlib.figure.Figure:
+        fig.__class__ = DescribedFigure  # same object and state, one display method more
     return fig
+
+
 
 
 # --- the collection (notebook 01) ------------------------------------------------------------
@@ -51,7 +95,7 @@ def plot_counts(counts: Mapping[str, int], *, title: str, xlabel: str, ylabel: s
         ax.annotate(f"{v:,}", (i, v), ha="center", va="bottom", fontsize=8)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.margins(y=0.15)
-    return _done(fig)
+    return finish(fig)
 
 
 def plot_histogram(values: Iterable[float], *, title: str, xlabel: str, ylabel: str = "tunes",
@@ -69,7 +113,7 @@ def plot_histogram(values: Iterable[float], *, title: str, xlabel: str, ylabel: 
                                    f"(up to {values.max():g})")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.legend()
-    return _done(fig)
+    return finish(fig)
 
 
 # --- the piano roll (notebooks 01, 02, 04) ---------------------------------------------------
@@ -185,7 +229,7 @@ def _piano_roll_panels(tunes: Mapping[str, music.Tune], marks: Mapping[str, tupl
                 a.axvline(bar, color="tab:green", linestyle="--", linewidth=2)
             ax.text(bar, ax.get_ylim()[0] + 0.5, f" {label}", color="tab:green", va="bottom",
                     fontsize=9)
-    return _done(fig)
+    return finish(fig)
 
 
 def _default_title(tune: music.Tune) -> str:
@@ -240,7 +284,7 @@ def plot_vectors(tune: music.Tune, start: int = 0, stop: int = 64):
     ax.set(title=f"{tune.name}: one column per 16th-note step, two ones per column",
            xlabel="step (16th notes; dotted lines = bar lines)",
            ylabel="vector component (index: meaning)")
-    return _done(fig)
+    return finish(fig)
 
 
 # --- training (notebook 03) ------------------------------------------------------------------
@@ -301,7 +345,7 @@ def plot_history(history: Sequence[Mapping[str, float]], *, title: str = "Traini
     if axes[0, 0].lines:
         panels[-1][0].legend(loc="center right", fontsize=8)
     fig.suptitle(title)
-    return _done(fig)
+    return finish(fig)
 
 
 # --- testing (notebook 04) -------------------------------------------------------------------
@@ -323,7 +367,7 @@ def plot_report(report: dict):
     ax.set_title(f"Next-step NLL on the {report.get('split', '?')} split (lower is better)")
     ax.tick_params(axis="x", labelrotation=20)
     ax.legend()
-    return _done(fig)
+    return finish(fig)
 
 
 _UNITS = {"pitch_class_entropy": "bits", "pitch_range": "semitones",
@@ -349,4 +393,4 @@ def plot_metrics(generated: list[music.Tune], real: list[music.Tune],
     for ax in axes.flat[len(METRICS):]:
         ax.set_visible(False)
     fig.suptitle("music metrics: generated vs real tunes")
-    return _done(fig)
+    return finish(fig)

@@ -71,10 +71,11 @@ class LivePlot(keras.callbacks.Callback):
         from IPython.display import HTML, display
 
         fig = plot_history(self.history, title=self.title, partial=self.partial)
+        figure = HTML(fig.to_html())  # a PNG with alt text, updated in place
         text = HTML(f"<b>{html.escape(status)}</b>")
         if self._handles is None:
-            self._handles = (display(text, display_id=True), display(fig, display_id=True))
+            self._handles = (display(text, display_id=True), display(figure, display_id=True))
         else:
             self._handles[0].update(text)
-            self._handles[1].update(fig)
+            self._handles[1].update(figure)
         self._last = time.monotonic()

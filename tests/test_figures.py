@@ -68,6 +68,18 @@ def test_every_plot_returns_a_closed_figure_with_labelled_axes(make):
     assert drawn and all(ax.get_xlabel() or ax.get_ylabel() for ax in drawn)
 
 
+def test_a_figure_shows_as_one_png_with_alt_text():
+    fig = figures.plot_counts({"4/4": 3, "6/8": 2}, title="Meter of each tune", xlabel="meter")
+    assert fig.alt_text() == "Figure: Meter of each tune (x: meter, y: tunes)"
+    tag = fig.to_html()
+    assert tag.startswith('<img src="data:image/png;base64,iVBOR')
+    assert 'alt="Figure: Meter of each tune (x: meter, y: tunes)"' in tag
+    foreign, ax = plt.subplots()
+    ax.set_title("drawn elsewhere")
+    assert figures.finish(foreign) is foreign and "drawn elsewhere" in foreign.alt_text()
+    assert foreign.number not in plt.get_fignums()
+
+
 def test_the_plots_live_in_figures_only():
     from folkrnn import evaluate, listen, metrics
 
