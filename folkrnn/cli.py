@@ -51,12 +51,13 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from folkrnn.generate import generate_from_run
+    from folkrnn.generate import generate_tune
     from folkrnn.listen import save_tune
+    from folkrnn.model import load_step_model
 
-    tune = generate_from_run(args.run, steps=args.steps, bars=args.bars, seed=args.seed,
-                             temperature=args.temperature, top_k=args.top_k, meter=args.meter,
-                             key=args.key, chords=args.chords, prime=args.prime)
+    tune = generate_tune(load_step_model(args.run), steps=args.steps, bars=args.bars,
+                         seed=args.seed, temperature=args.temperature, top_k=args.top_k,
+                         meter=args.meter, key=args.key, chords=args.chords, prime=args.prime)
     written = save_tune(tune, midi=args.out, abc=args.abc, wav=args.wav, bpm=args.bpm)
     for path in written:
         print(f"wrote {path}")

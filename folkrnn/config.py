@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields, replace
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from folkrnn.errors import FolkRNNError
 
 
+# Upper limits: beyond them a CPU run takes hours or the memory runs out (bad input, not a knob).
+LIMITS = {"melody_embedding": 512, "chord_embedding": 512, "position_embedding": 512,
+          "meter_embedding": 512, "layers": 8, "units": 2048, "seq_len": 2048,
+          "batch_size": 2048, "epochs": 1000, "max_tunes": 100_000}
+
+
+def knob(default: Any, help: str) -> Any:
+    """A Config field with its explanation (shown by the knob table of notebook 02)."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class Config:
-    """Model, data and training hyperparameters (one comment per knob).
+    """Model, data and training hyperparameters: the knobs, each with its help text.
 
     ``layers``, ``units`` and ``batch_size`` were tuned (with ``learning_rate``, ``dropout``
     and ``seq_len`` tried) by ``bench/search_hparams.py`` for the lowest validation loss within
@@ -24,36 +36,44 @@ class Config:
     """
 
     # --- model ---
-    melody_embedding: int = 32  # size of the learned vector for each melody event
-    chord_embedding: int = 16  # size of the learned vector for each chord class
-    position_embedding: int = 8  # size of the vector for the position in the bar
-    meter_embedding: int = 4  # size of the vector for the meter (4/4, 6/8, ...)
-    layers: int = 1  # number of stacked LSTM layers (tuned: one wide layer learns fastest)
-    units: int = 384  # LSTM units per layer (the size of the network's memory; tuned)
-    dropout: float = 0.2  # fraction of activations dropped between layers while training
-    factorised: bool = True  # predict the chord, then the melody given it (False: two independent heads)
-    melody_loss_weight: float = 1.0  # weight of the melody loss against the chord loss
+    melody_embedding: int = knob(32, "size of the learned vector for each melody event")
+    chord_embedding: int = knob(16, "size of the learned vector for each chord class")
+    position_embedding: int = knob(8, "size of the vector for the position in the bar")
+    meter_embedding: int = knob(4, "size of the vector for the meter (4/4, 6/8, ...)")
+    layers: int = knob(1, "number of stacked LSTM layers (tuned: one wide layer learns fastest)")
+    units: int = knob(384, "LSTM units per layer (the size of the network's memory; tuned)")
+    dropout: float = knob(0.2, "fraction of activations dropped between layers while training")
+    factorised: bool = knob(True, "predict the chord, then the melody given it "
+                                  "(False: two independent heads)")
+    melody_loss_weight: float = knob(1.0, "weight of the melody loss against the chord loss")
     # --- data ---
-    seq_len: int = 128  # time steps per training window (truncated backpropagation through time)
-    batch_size: int = 128  # windows per gradient step (tuned: bigger batches use the CPU better)
-    transpose: bool = True  # augment by transposing each window by a random interval
-    max_tunes: int = 0  # use at most this many training tunes (0 = all)
+    seq_len: int = knob(128, "time steps per training window (truncated backpropagation "
+                             "through time)")
+    batch_size: int = knob(128, "windows per gradient step (tuned: bigger batches use the CPU "
+                                "better)")
+    transpose: bool = knob(True, "augment by transposing each window by a random interval")
+    max_tunes: int = knob(0, "use at most this many training tunes (0 = all)")
     # --- training ---
-    learning_rate: float = 3e-3  # Adam step size
-    clipnorm: float = 1.0  # gradients are rescaled to at most this norm
-    epochs: int = 30  # passes over the training tunes at most
-    patience: int = 4  # stop after this many epochs without a better validation loss (0 = never)
-    max_minutes: float = 10.0  # stop training after this many minutes (0 = no limit)
-    seed: int = 0  # random seed for weights, shuffling and augmentation
+    learning_rate: float = knob(3e-3, "Adam step size")
+    clipnorm: float = knob(1.0, "gradients are rescaled to at most this norm")
+    epochs: int = knob(30, "passes over the training tunes at most")
+    patience: int = knob(4, "stop after this many epochs without a better validation loss "
+                            "(0 = never)")
+    max_minutes: float = knob(10.0, "stop training after this many minutes (0 = no limit)")
+    seed: int = knob(0, "random seed for weights, shuffling and augmentation")
 
-    def validate(self) -> "Config":
-        """Return self if every field is sensible, else raise one error listing each bad field."""
+    def __post_init__(self) -> None:
+        """Every Config is valid: one error listing each bad field, raised where it is made."""
         problems = []
         positive = ["melody_embedding", "chord_embedding", "position_embedding", "meter_embedding",
                     "layers", "units", "seq_len", "batch_size", "epochs"]
         for name in positive:
             if getattr(self, name) < 1:
                 problems.append(f"{name}={getattr(self, name)} must be at least 1")
+        for name, most in LIMITS.items():
+            if getattr(self, name) > most:
+                problems.append(f"{name}={getattr(self, name)} is more than this tutorial allows "
+                                f"({most}: larger would run for hours or exhaust memory)")
         if not 0 <= self.dropout < 1:
             problems.append(f"dropout={self.dropout} must be in [0, 1)")
         for name in ["learning_rate", "clipnorm", "melody_loss_weight"]:
@@ -62,9 +82,12 @@ class Config:
         for name in ["max_tunes", "patience", "max_minutes", "seed"]:
             if getattr(self, name) < 0:
                 problems.append(f"{name}={getattr(self, name)} must not be negative")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"{f.name}={value} must be a finite number")
         if problems:
             raise FolkRNNError("invalid hyperparameters: " + "; ".join(problems))
-        return self
 
     def to_json(self) -> str:
         """The config as JSON text (saved as ``config.json`` in each run folder)."""
@@ -78,7 +101,7 @@ class Config:
         if unknown:
             raise FolkRNNError(f"unknown hyperparameter(s) {', '.join(unknown)}; "
                                f"known: {', '.join(sorted(known))}")
-        return cls(**values).validate()
+        return cls(**values)
 
     def with_overrides(self, settings: list[str] | dict[str, Any]) -> "Config":
         """A copy with ``key=value`` strings (from ``--set``) or a dict applied, type-checked."""
@@ -98,7 +121,7 @@ class Config:
                 raise FolkRNNError(f"unknown hyperparameter {key!r}; known: "
                                    f"{', '.join(sorted(types))}")
             changes[key] = _coerce(key, value, str(types[key]))
-        return replace(self, **changes).validate()
+        return replace(self, **changes)
 
 
 def _coerce(key: str, value: Any, type_name: str) -> Any:
@@ -114,21 +137,16 @@ def _coerce(key: str, value: Any, type_name: str) -> Any:
         raise FolkRNNError(f"--set {key}={value}: expected a value of type {type_name}") from None
 
 
-SMOKE_OVERRIDES: dict[str, Any] = dict(units=32, layers=1, seq_len=32, batch_size=16,
-                                       epochs=4, max_tunes=40, patience=1, max_minutes=1.0)
+# Small runs are a preset, as in nanoGPT's config files: applied in one place, `default_config`.
+SMOKE_PRESET: dict[str, Any] = dict(units=32, layers=1, seq_len=32, batch_size=16,
+                                    epochs=4, max_tunes=40, patience=1, max_minutes=1.0)
 
 
 def smoke_mode() -> bool:
-    """True when ``FOLKRNN_SMOKE=1``: every costly setting shrinks (tests, CI)."""
+    """True when ``FOLKRNN_SMOKE=1``: the tests' and CI's tiny training preset is in force."""
     return os.environ.get("FOLKRNN_SMOKE", "") not in ("", "0", "false", "no")
 
 
 def default_config() -> Config:
-    """The tuned defaults, or tiny ones in smoke mode."""
-    config = Config()
-    return replace(config, **SMOKE_OVERRIDES) if smoke_mode() else config
-
-
-def smoke(full: Any, tiny: Any) -> Any:
-    """``tiny`` in smoke mode, else ``full``: for notebook knobs such as generated length."""
-    return tiny if smoke_mode() else full
+    """The tuned defaults; with ``FOLKRNN_SMOKE=1``, the tiny `SMOKE_PRESET` applied to them."""
+    return replace(Config(), **SMOKE_PRESET) if smoke_mode() else Config()

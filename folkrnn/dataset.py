@@ -28,7 +28,7 @@ from folkrnn.errors import FolkRNNError
 from folkrnn.paths import write_atomic
 from folkrnn.music import Tune
 
-ENCODING_VERSION = 1  # bump when the representation changes: old caches are rebuilt
+ENCODING_VERSION = 2  # bump when the representation changes: old caches are rebuilt
 SPLITS = ("train", "valid", "test")
 INPUT_KEYS = ("melody", "chord", "position", "meter", "next_chord")
 TARGET_KEYS = ("melody", "chord")
@@ -40,21 +40,108 @@ def split_of(name: str) -> str:
     return "train" if bucket < 80 else "valid" if bucket < 90 else "test"
 
 
+# --- duplicates: the same tune under two names must not sit on both sides of the split --------
+SHINGLE_NOTES = 6  # notes per melody fragment compared between tunes
+# Tunes sharing at least this share of their fragments are one tune. Measured on the collection:
+# 147 pairs share 10-20% (common figures), 11 share 20-30%, then versions of one tune from 30% up
+# (hpps28/hpps29 43%, reelsa-c22/reelsm-q24 100%); see BENCHMARKS.md.
+DUPLICATE_SHARE = 0.3
+COMMON_FRAGMENT = 40  # fragments found in more tunes than this (scales, arpeggios) don't count
+
+
+def melody_fingerprint(tune: Tune) -> set[tuple[int, ...]]:
+    """The tune's melody as a set of overlapping fragments of `SHINGLE_NOTES` notes.
+
+    A fragment lists the interval and the time from each note to the next, so it is the same
+    in any key: a tune and its transposition have the same fingerprint.
+    """
+    notes = music.melody_notes(tune.melody)
+    steps = [(b[2] - a[2], b[0] - a[0]) for a, b in zip(notes, notes[1:])]
+    return {tuple(v for step in steps[i:i + SHINGLE_NOTES] for v in step)
+            for i in range(len(steps) - SHINGLE_NOTES + 1)}
+
+
+def duplicate_groups(tunes: list[Tune]) -> list[list[str]]:
+    """Groups (of two or more names) of tunes that share most of their melody.
+
+    Two tunes are the same tune when at least `DUPLICATE_SHARE` of the fragments of the
+    shorter one (see `melody_fingerprint`) occur in the other; groups are closed under that
+    relation (if A≈B and B≈C, all three are one group).
+    """
+    prints = [melody_fingerprint(t) for t in tunes]
+    holders: dict[tuple[int, ...], list[int]] = collections.defaultdict(list)
+    for i, fragments in enumerate(prints):
+        for fragment in fragments:
+            holders[fragment].append(i)
+    shared: collections.Counter[tuple[int, int]] = collections.Counter()
+    for owners in holders.values():
+        if 1 < len(owners) <= COMMON_FRAGMENT:
+            shared.update(itertools.combinations(owners, 2))
+    parent = list(range(len(tunes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for (a, b), count in shared.items():
+        if count >= DUPLICATE_SHARE * max(1, min(len(prints[a]), len(prints[b]))):
+            parent[root(a)] = root(b)
+    groups: dict[int, list[str]] = collections.defaultdict(list)
+    for i, tune in enumerate(tunes):
+        groups[root(i)].append(tune.name)
+    return sorted(sorted(g) for g in groups.values() if len(g) > 1)
+
+
+def assign_splits(tunes: list[Tune]) -> tuple[dict[str, str], list[list[str]]]:
+    """The split of every tune by name, and the duplicate groups found (see `duplicate_groups`).
+
+    A tune's split is `split_of` its name; the members of a duplicate group all take the split
+    of the group's first name. So the split depends on content only through duplicates: adding
+    an unrelated file moves no tune.
+    """
+    splits = {t.name: split_of(t.name) for t in tunes}
+    groups = duplicate_groups(tunes)
+    for group in groups:
+        for name in group:
+            splits[name] = split_of(group[0])
+    return splits, groups
+
+
 @dataclass
 class TuneSet:
-    """The encoded collection: tunes per split and the count of skipped files per reason."""
+    """The encoded collection: tunes per split, the count of skipped files per reason, and the
+    groups of duplicate tunes (kept on one side of the split)."""
 
     tunes: dict[str, list[Tune]]
     skipped: dict[str, int] = field(default_factory=dict)
+    duplicates: list[list[str]] = field(default_factory=list)
+
+    @property
+    def train(self) -> list[Tune]:
+        return self.tunes["train"]
+
+    @property
+    def valid(self) -> list[Tune]:
+        return self.tunes["valid"]
+
+    @property
+    def test(self) -> list[Tune]:
+        return self.tunes["test"]
 
     @property
     def all(self) -> list[Tune]:
         return [t for s in SPLITS for t in self.tunes[s]]
 
     def summary(self) -> str:
-        """``kept N tunes`` and the split and skip counts, as `folkrnn prepare` prints them."""
+        """``kept N tunes`` and the split, duplicate and skip counts, as `folkrnn prepare`
+        prints them."""
         sizes = ", ".join(f"{s} {len(self.tunes[s])}" for s in SPLITS)
-        lines = [f"kept {len(self.all)} tunes ({sizes})"]
+        copies = sum(len(g) for g in self.duplicates)
+        lines = [f"kept {len(self.all)} tunes ({sizes})",
+                 f"found {len(self.duplicates)} duplicate groups ({copies} tunes that share most "
+                 f"of their melody), each kept on one side of the split"]
         lines += [f"skipped {n} tunes: {reason}" for reason, n in sorted(self.skipped.items())]
         return "\n".join(lines)
 
@@ -75,18 +162,18 @@ def encode_files(files: list[Path], workers: int | None = None) -> TuneSet:
             results = list(pool.map(_encode_file, names, chunksize=32))
     else:
         results = [_encode_file(n) for n in names]
+    kept = [r for r in results if isinstance(r, Tune)]
+    skipped = collections.Counter(r[0] for r in results if not isinstance(r, Tune))
+    splits, groups = assign_splits(kept)
     tunes: dict[str, list[Tune]] = {s: [] for s in SPLITS}
-    skipped: collections.Counter[str] = collections.Counter()
-    for result in results:
-        if isinstance(result, Tune):
-            tunes[split_of(result.name)].append(result)
-        else:
-            skipped[result[0]] += 1
-    return TuneSet(tunes, dict(skipped))
+    for tune in kept:
+        tunes[splits[tune.name]].append(tune)
+    return TuneSet(tunes, dict(skipped), groups)
 
 
 def _source_digest(files: list[Path]) -> str:
-    digest = hashlib.sha256(f"encoding {ENCODING_VERSION}".encode())
+    split_rule = f"{SHINGLE_NOTES} {DUPLICATE_SHARE} {COMMON_FRAGMENT}"  # a new rule, a new split
+    digest = hashlib.sha256(f"encoding {ENCODING_VERSION} duplicates {split_rule}".encode())
     for f in files:
         digest.update(f.name.encode() + b"\0" + f.read_bytes())
     return digest.hexdigest()
@@ -95,14 +182,6 @@ def _source_digest(files: list[Path]) -> str:
 def cache_dir() -> Path:
     """Where the encoded arrays are cached."""
     return paths.data_dir() / "cache"
-
-
-def vocabularies() -> dict[str, list[str]]:
-    """The names behind every integer id (saved as ``vocab.json`` with the cache and each run)."""
-    return {"melody": [music.melody_name(i) for i in range(music.MELODY_SIZE)],
-            "chord": [music.chord_name(i) for i in range(music.CHORD_SIZE)],
-            "meter": list(music.METERS),
-            "position": [str(i) for i in range(music.MAX_BAR_STEPS)]}
 
 
 def save_cache(tuneset: TuneSet, folder: Path, source: str) -> None:
@@ -114,15 +193,16 @@ def save_cache(tuneset: TuneSet, folder: Path, source: str) -> None:
               "chords": np.concatenate([t.chords for t in tunes]) if tunes else np.zeros(0),
               "offsets": offsets}
     meta = {"encoding_version": ENCODING_VERSION, "source": source, "skipped": tuneset.skipped,
-            "tunes": [{"name": t.name, "key": t.key, "meters": t.meters,
-                       "split": split_of(t.name)} for t in tunes]}
+            "duplicates": tuneset.duplicates,
+            "tunes": [{"name": t.name, "key": t.key, "meters": t.meters, "split": split}
+                      for split in SPLITS for t in tuneset.tunes[split]]}
 
     def write_npz(tmp: str) -> None:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
 
     write_atomic(folder / "vocab.json",
-                  lambda tmp: Path(tmp).write_text(json.dumps(vocabularies(), indent=1)))
+                  lambda tmp: Path(tmp).write_text(json.dumps(music.vocabularies(), indent=1)))
     write_atomic(folder / "tunes.npz", write_npz)
     write_atomic(folder / "tunes.json", lambda tmp: Path(tmp).write_text(json.dumps(meta)))
 
@@ -142,7 +222,7 @@ def load_cache(folder: Path, source: str | None = None) -> TuneSet | None:
         a, b = offsets[i], offsets[i + 1]
         tunes[info["split"]].append(Tune(melody[a:b], chords[a:b], [tuple(m) for m in info["meters"]],
                                          info["key"], info["name"]))
-    return TuneSet(tunes, meta["skipped"])
+    return TuneSet(tunes, meta["skipped"], meta.get("duplicates", []))
 
 
 def prepare_dataset(midi_folder: Path | None = None, *, force: bool = False) -> TuneSet:

@@ -32,7 +32,7 @@ from typing import Iterable, Protocol
 import numpy as np
 
 from folkrnn import music
-from folkrnn.dataset import INPUT_KEYS, tune_arrays
+from folkrnn.dataset import INPUT_KEYS, SPLITS, TuneSet, tune_arrays
 from folkrnn.errors import FolkRNNError
 from folkrnn.music import Tune
 
@@ -274,26 +274,27 @@ def evaluate_model(model, tunes: list[Tune], seed: int = 0, batch_size: int = 16
     return score(tunes, model_log_probs(model, tunes, batch_size), seed)
 
 
-def evaluate_run(run_name: str, split: str = "test", max_tunes: int | None = None,
-                 seed: int = 0) -> dict:
-    """The trained run and every baseline on one split, as `folkrnn evaluate --json` prints it.
+def evaluate(model, tuneset: TuneSet, split: str = "test", seed: int = 0) -> dict:
+    """The model and every baseline (fitted on the training tunes) on one split (notebook 04).
 
-    ``{"model": M, "baselines": {"unigram": M, ...}, "run", "split", "tunes", "steps"}`` with M
-    the metrics dict. ``max_tunes`` keeps only the first tunes (smoke mode: 10). Notebook 04.
+    ``{"model": M, "baselines": {"unigram": M, ...}, "split", "tunes", "steps"}`` with M the
+    metrics dict (see the module docstring).
     """
-    from folkrnn.config import smoke
-    from folkrnn.dataset import SPLITS, load_dataset
-    from folkrnn.model import load_run
-
     if split not in SPLITS:
         raise FolkRNNError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
-    model, _ = load_run(run_name)
-    tuneset = load_dataset()
-    tunes = tuneset.tunes[split][:max_tunes or smoke(None, 10)]
-    return {"run": run_name, "split": split, "tunes": len(tunes),
-            "steps": int(sum(len(t) for t in tunes)),
+    tunes = tuneset.tunes[split]
+    return {"split": split, "tunes": len(tunes), "steps": int(sum(len(t) for t in tunes)),
             "model": evaluate_model(model, tunes, seed),
-            "baselines": evaluate_baselines(tuneset.tunes["train"], tunes, seed)}
+            "baselines": evaluate_baselines(tuneset.train, tunes, seed)}
+
+
+def evaluate_run(run_name: str, split: str = "test", seed: int = 0) -> dict:
+    """`evaluate` of a trained run's best checkpoint, as `folkrnn evaluate --json` prints it."""
+    from folkrnn.dataset import load_dataset
+    from folkrnn.model import load_run
+
+    model, _ = load_run(run_name, compile=False)
+    return {"run": run_name, **evaluate(model, load_dataset(), split, seed)}
 
 
 # --- showing the report ------------------------------------------------------------------------

@@ -15,14 +15,12 @@ numpy, which is what the generator needs (notebook 04_test_model).
 """
 from __future__ import annotations
 
-import json
-
 import keras
 import numpy as np
 
-from folkrnn import music, paths
+from folkrnn import music, runs
 from folkrnn.config import Config
-from folkrnn.dataset import INPUT_KEYS, vocabularies
+from folkrnn.dataset import INPUT_KEYS
 from folkrnn.errors import FolkRNNError
 
 JIT_COMPILE = False  # XLA: measured no faster for the stock LSTM on CPU (see the model report)
@@ -39,13 +37,13 @@ def lstm_layer(units: int, name: str) -> keras.layers.Layer:
     return keras.layers.LSTM(units, return_sequences=True, name=name)
 
 
-def build_model(config: Config) -> keras.Model:
-    """The compiled Keras model for ``config`` (explained in notebook 02_build_model).
+def build_model(config: Config, *, compile: bool = True) -> keras.Model:
+    """The Keras model for ``config``, compiled for training unless ``compile=False``.
 
     Inputs: a dict of int32 (batch, time) arrays with the keys of `dataset.INPUT_KEYS`.
     Outputs: ``{"melody": (batch, time, 36) logits, "chord": (batch, time, 37) logits}``.
+    Explained in notebook 02_build_model.
     """
-    config.validate()
     inputs = {k: keras.Input((None,), dtype="int32", name=k) for k in INPUT_KEYS}
     chord_embedding = keras.layers.Embedding(music.CHORD_SIZE, config.chord_embedding,
                                              name="chord_embedding")
@@ -67,7 +65,8 @@ def build_model(config: Config) -> keras.Model:
         x = keras.layers.Dense(config.units, activation="relu", name="melody_hidden")(both)
     melody = keras.layers.Dense(music.MELODY_SIZE, name="melody_logits")(x)
     model = keras.Model(inputs, {"melody": melody, "chord": chord}, name="folkrnn")
-    compile_model(model, config)
+    if compile:
+        compile_model(model, config)
     return model
 
 
@@ -90,45 +89,32 @@ def compile_model(model: keras.Model, config: Config) -> None:
         jit_compile=JIT_COMPILE)
 
 
-# --- run folders ------------------------------------------------------------------------------
-CONFIG_FILE, VOCAB_FILE = "config.json", "vocab.json"
-BEST_WEIGHTS, LAST_WEIGHTS = "best.weights.h5", "last.weights.h5"
-
-
-def load_run(run_name: str, checkpoint: str = "best") -> tuple[keras.Model, Config]:
+# --- trained runs ------------------------------------------------------------------------------
+def load_run(run_name: str, checkpoint: str = "best", *, compile: bool = True
+             ) -> tuple[keras.Model, Config]:
     """The trained model of ``runs/NAME`` and its config (explained in notebook 04).
 
     ``checkpoint`` is ``"best"`` (lowest validation loss; falls back to the last one) or
     ``"last"``. Safe to call while that run is still training: checkpoints are replaced
-    atomically.
+    atomically. ``compile=False`` skips the optimizer (enough to predict or sample).
     """
-    folder = paths.run_dir(run_name)
-    train_it = f"train it first: folkrnn train --run {run_name} (or notebook 03)"
-    if not (folder / CONFIG_FILE).exists():
-        raise FolkRNNError(f"no trained run {run_name!r} in {folder.parent}: {train_it}")
+    config = runs.read_config(run_name)
+    path = runs.weights_file(run_name, checkpoint)
+    model = build_model(config, compile=compile)
+    if compile:
+        model.optimizer.build(model.trainable_variables)  # checkpoints hold Adam's state too
     try:
-        config = Config.from_dict(json.loads((folder / CONFIG_FILE).read_text()))
-        vocab = json.loads((folder / VOCAB_FILE).read_text())
-    except (OSError, ValueError, TypeError) as error:
-        raise FolkRNNError(f"run {run_name!r} has an unreadable {CONFIG_FILE} or {VOCAB_FILE} "
-                           f"({error}): retrain it with folkrnn train --run {run_name} --fresh"
-                           ) from None
-    if vocab != vocabularies():
-        raise FolkRNNError(f"run {run_name!r} was trained with another vocabulary (an older "
-                           f"encoding): retrain it with folkrnn train --run {run_name} --fresh")
-    names = [BEST_WEIGHTS, LAST_WEIGHTS] if checkpoint == "best" else [LAST_WEIGHTS]
-    found = [folder / n for n in names if (folder / n).exists()]
-    if not found:
-        raise FolkRNNError(f"run {run_name!r} has no saved weights yet: {train_it}")
-    model = build_model(config)
-    model.optimizer.build(model.trainable_variables)  # checkpoints hold Adam's state too
-    try:
-        model.load_weights(found[0])
+        model.load_weights(path)
     except (ValueError, OSError, KeyError) as error:
-        raise FolkRNNError(f"the weights in {found[0]} don't fit the run's {CONFIG_FILE} "
+        raise FolkRNNError(f"the weights in {path} don't fit the run's {runs.CONFIG_FILE} "
                            f"({error}): retrain it with folkrnn train --run {run_name} --fresh"
                            ) from None
     return model, config
+
+
+def load_step_model(run_name: str, checkpoint: str = "best") -> "StepModel":
+    """The trained run as a `StepModel`, ready to sample (notebook 04, ``folkrnn generate``)."""
+    return StepModel(*load_run(run_name, checkpoint, compile=False))
 
 
 # --- one step at a time, in numpy --------------------------------------------------------------

@@ -28,6 +28,7 @@ MIN_PITCH, MAX_PITCH = 55, 88  # melody range of the Nottingham tunes (G3..E6)
 
 # --- melody events ---------------------------------------------------------------------------
 REST, HOLD = 0, 1
+ONSET = 2  # the first onset event: event ONSET + k is the onset of pitch MIN_PITCH + k
 NUM_PITCHES = MAX_PITCH - MIN_PITCH + 1
 MELODY_SIZE = 2 + NUM_PITCHES
 
@@ -65,19 +66,30 @@ def melody_name(event: int) -> str:
         return "rest"
     if event == HOLD:
         return "hold"
-    return pretty_midi.note_number_to_name(event - 2 + MIN_PITCH)
+    return pretty_midi.note_number_to_name(event_pitch(event))
 
 
 def onset(pitch: int) -> int:
     """The melody event for the onset of MIDI ``pitch``."""
     if not MIN_PITCH <= pitch <= MAX_PITCH:
         raise ValueError(f"pitch {pitch} is outside the melody range {MIN_PITCH}..{MAX_PITCH}")
-    return 2 + pitch - MIN_PITCH
+    return ONSET + pitch - MIN_PITCH
 
 
 def event_pitch(event: int) -> int | None:
     """The MIDI pitch of an onset event, or None for rest and hold."""
-    return event - 2 + MIN_PITCH if event >= 2 else None
+    return int(event) - ONSET + MIN_PITCH if event >= ONSET else None
+
+
+def is_onset(melody: np.ndarray) -> np.ndarray:
+    """A boolean mask of the steps of ``melody`` where a note starts."""
+    return np.asarray(melody) >= ONSET
+
+
+def onset_pitches(melody: np.ndarray) -> np.ndarray:
+    """The MIDI pitches of the notes that start in ``melody``, in order."""
+    melody = np.asarray(melody)
+    return melody[melody >= ONSET].astype(np.int64) - ONSET + MIN_PITCH
 
 
 def chord_class(root: int, quality: str) -> int:
@@ -180,6 +192,53 @@ def key_name(key: str) -> str:
     return full
 
 
+# --- keys ------------------------------------------------------------------------------------
+# Key signatures as a count of sharps (> 0) or flats (< 0), for every key `KEY_NAMES` holds.
+KEY_FIFTHS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7,
+              "F": -1, "Bb": -2, "Eb": -3, "Ab": -4, "Db": -5, "Gb": -6}
+KEY_FIFTHS.update({k + "m": v - 3 for k, v in KEY_FIFTHS.items()})
+KEY_FIFTHS.update({"G#m": 5, "D#m": 6, "A#m": 7, "Ebm": -6})
+
+# Krumhansl–Kessler key profiles: how well each pitch class (from the tonic) fits a key.
+MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+def key_fifths(key: str) -> int:
+    """The key signature of ``key`` as sharps (> 0) or flats (< 0), e.g. 2 for D or Bm."""
+    return KEY_FIFTHS[key]
+
+
+def key_tonic(key: str) -> tuple[int, bool]:
+    """``(tonic pitch class, is minor)`` of a key name from `KEY_NAMES`."""
+    index = KEY_NAMES.index(key)
+    return index % 12, index >= 12
+
+
+def estimate_key(tune: "Tune") -> str:
+    """The key whose Krumhansl–Kessler profile best correlates with the melody's pitch classes
+    (weighted by duration): the Krumhansl–Schmuckler algorithm. Explained in notebook 04."""
+    histogram = np.zeros(12)
+    for start, end, pitch in melody_notes(tune.melody):
+        histogram[pitch % 12] += end - start
+    if not histogram.any():
+        return "C"
+    scores = []
+    for minor, profile in enumerate((MAJOR_PROFILE, MINOR_PROFILE)):
+        for tonic in range(12):
+            scores.append((np.corrcoef(histogram, np.roll(profile, tonic))[0, 1], minor, tonic))
+    _, minor, tonic = max(scores, key=lambda s: (np.nan_to_num(s[0], nan=-2), -s[1], -s[2]))
+    return KEY_NAMES[tonic + 12 * minor]
+
+
+def vocabularies() -> dict[str, list[str]]:
+    """The names behind every integer id (saved as ``vocab.json`` with the cache and each run)."""
+    return {"melody": [melody_name(i) for i in range(MELODY_SIZE)],
+            "chord": [chord_name(i) for i in range(CHORD_SIZE)],
+            "meter": list(METERS),
+            "position": [str(i) for i in range(MAX_BAR_STEPS)]}
+
+
 # --- the tune --------------------------------------------------------------------------------
 @dataclass(eq=False)
 class Tune:
@@ -232,6 +291,16 @@ class Tune:
             pos[start:end] = np.arange(end - start) % steps_per_bar(meter)
         return pos
 
+    @property
+    def bar_starts(self) -> list[int]:
+        """The step at which each bar starts (0 first; the last bar may be cut short)."""
+        return [int(i) for i in np.nonzero(self.positions == 0)[0]]
+
+    def bars(self) -> list[tuple[int, int]]:
+        """``(start, end)`` steps of every bar."""
+        starts = self.bar_starts + [len(self)]
+        return list(zip(starts[:-1], starts[1:]))
+
     def vectors(self) -> np.ndarray:
         """The combined vector per step: melody one-hot ‖ chord one-hot, shape (steps, 36+37)."""
         out = np.zeros((len(self), MELODY_SIZE + CHORD_SIZE), dtype=np.float32)
@@ -241,7 +310,7 @@ class Tune:
 
     def pitch_shift_range(self) -> tuple[int, int]:
         """The smallest and largest transposition that keeps the melody in range."""
-        pitches = self.melody[self.melody >= 2] - 2 + MIN_PITCH
+        pitches = onset_pitches(self.melody)
         if len(pitches) == 0:
             return -12, 12
         return MIN_PITCH - int(pitches.min()), MAX_PITCH - int(pitches.max())
@@ -269,7 +338,7 @@ class Tune:
 
 def transpose_melody(melody: np.ndarray, semitones: int) -> np.ndarray:
     """Melody events shifted by ``semitones`` (caller checks the range)."""
-    return np.where(melody >= 2, melody + semitones, melody).astype(melody.dtype)
+    return np.where(melody >= ONSET, melody + semitones, melody).astype(melody.dtype)
 
 
 def transpose_chords(chords: np.ndarray, semitones: int) -> np.ndarray:
@@ -452,8 +521,8 @@ def melody_notes(melody: np.ndarray) -> list[tuple[int, int, int]]:
     """``(start step, end step, pitch)`` of every note in a melody event sequence."""
     notes: list[tuple[int, int, int]] = []
     for i, event in enumerate(melody):
-        if event >= 2:
-            notes.append((i, i + 1, int(event) - 2 + MIN_PITCH))
+        if event >= ONSET:
+            notes.append((i, i + 1, event_pitch(event)))
         elif event == HOLD and notes and notes[-1][1] == i:
             notes[-1] = (notes[-1][0], i + 1, notes[-1][2])
     return notes

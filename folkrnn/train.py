@@ -1,23 +1,14 @@
 """Training: fit the model on the training tunes, keep checkpoints, resume after an interruption.
 
-Explained in notebook 03_train_model. Everything a run writes goes into ``runs/NAME/``:
-
-    config.json        the hyperparameters (`Config`)
-    vocab.json         the names behind every integer id (`dataset.vocabularies`)
-    best.weights.h5    the weights with the lowest validation loss so far
-    last.weights.h5    the weights after the last complete epoch, with Adam's state (to resume)
-    state.json         epochs done, best validation loss, early-stopping counter, history
-    history.csv        one row of losses and accuracies per epoch
-    logs/              TensorBoard logs (tensorboard --logdir runs)
-
-Each file is written to a temporary file first and then renamed, so a run killed at any moment
-(even with ``kill -9``) keeps its last complete epoch, and another process can load the newest
-checkpoint while training goes on. Running the same command again resumes from there.
+Explained in notebook 03_train_model. Everything a run writes goes into ``runs/NAME/`` (the files
+are listed in `folkrnn.runs`). Each file is written to a temporary file first and then renamed,
+so a run killed at any moment (even with ``kill -9``) keeps its last complete epoch, and another
+process can load the newest checkpoint while training goes on. Running the same command again
+resumes from there; a second process asked to train the same run while the first still does
+stops with a clear error (`runs.training_lock`).
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import shutil
@@ -28,23 +19,24 @@ from typing import Any
 import keras
 import numpy as np
 
-from folkrnn import paths
+from folkrnn import music, runs
 from folkrnn.config import Config
 from folkrnn.dataset import TuneSet, load_dataset, steps_per_epoch, training_windows
-from folkrnn.dataset import validation_windows, vocabularies
+from folkrnn.dataset import validation_windows
 from folkrnn.errors import FolkRNNError
+from folkrnn.model import build_model
 from folkrnn.paths import write_atomic
-from folkrnn.model import BEST_WEIGHTS, CONFIG_FILE, LAST_WEIGHTS, VOCAB_FILE, build_model
+from folkrnn.runs import (BEST_WEIGHTS, CONFIG_FILE, HISTORY_FILE, LAST_WEIGHTS, LOG_DIR,
+                          RUN_FILES, STATE_FILE, VOCAB_FILE, History)
 
-STATE_FILE, HISTORY_FILE, LOG_DIR = "state.json", "history.csv", "logs"
-RUN_FILES = (CONFIG_FILE, VOCAB_FILE, BEST_WEIGHTS, LAST_WEIGHTS, STATE_FILE, HISTORY_FILE)
 EXTENDABLE = ("epochs", "patience", "max_minutes")  # may change when a run is resumed
 
 
 def train_model(config: Config, run_name: str, *, tunes: TuneSet | None = None,
                 fresh: bool = False, callbacks: tuple = (), verbose: Any = "auto",
-                catch_interrupt: bool = True) -> dict[str, list[float]]:
-    """Train ``config`` into ``runs/RUN_NAME`` (or resume it); return the history per epoch.
+                catch_interrupt: bool = True) -> History:
+    """Train ``config`` into ``runs/RUN_NAME`` (or resume it); return the history, one dict
+    per epoch (as `runs.read_history` reads it back).
 
     ``tunes`` defaults to the prepared dataset; ``fresh`` deletes the run's checkpoints and
     starts over; ``callbacks`` are extra Keras callbacks (e.g. a live plot in notebook 03).
@@ -54,11 +46,17 @@ def train_model(config: Config, run_name: str, *, tunes: TuneSet | None = None,
     returns the history so far (``catch_interrupt=False``: says how to resume, then re-raises).
     """
     started = time.monotonic()  # the time limit counts loading and building too
-    config.validate()
-    folder = paths.run_dir(run_name)
+    with runs.training_lock(run_name):
+        return _train(config, run_name, tunes, fresh, callbacks, verbose, catch_interrupt,
+                      started)
+
+
+def _train(config: Config, run_name: str, tunes: TuneSet | None, fresh: bool, callbacks: tuple,
+           verbose: Any, catch_interrupt: bool, started: float) -> History:
+    folder = runs.run_dir(run_name)
     state = open_run(folder, config, fresh)
     tunes = tunes if tunes is not None else load_dataset()
-    train, valid = training_tunes(tunes, config), tunes.tunes["valid"]
+    train, valid = training_tunes(tunes, config), tunes.valid
     if not train or not valid:
         raise FolkRNNError("no training or validation tunes: run folkrnn prepare (notebook 01)")
     done = _finished(state, config)
@@ -115,13 +113,13 @@ def _tensorboard(folder: Path) -> list[keras.callbacks.Callback]:
 
 def training_tunes(tunes: TuneSet, config: Config) -> list:
     """The training tunes, or the first ``config.max_tunes`` of them by name."""
-    train = tunes.tunes["train"]
+    train = tunes.train
     return sorted(train, key=lambda t: t.name)[:config.max_tunes] if config.max_tunes else train
 
 
 # --- the run folder ---------------------------------------------------------------------------
 def _new_state() -> dict:
-    return {"epoch": 0, "best_val_loss": None, "best_epoch": 0, "wait": 0, "history": {}}
+    return {"epoch": 0, "best_val_loss": None, "best_epoch": 0, "wait": 0, "history": []}
 
 
 def open_run(folder: Path, config: Config, fresh: bool = False) -> dict:
@@ -144,7 +142,7 @@ def open_run(folder: Path, config: Config, fresh: bool = False) -> dict:
         leftover.unlink(missing_ok=True)
     write_atomic(folder / CONFIG_FILE, lambda path: Path(path).write_text(config.to_json()))
     write_atomic(folder / VOCAB_FILE,
-                 lambda path: Path(path).write_text(json.dumps(vocabularies(), indent=1)))
+                 lambda path: Path(path).write_text(json.dumps(music.vocabularies(), indent=1)))
     return state
 
 
@@ -167,7 +165,7 @@ def _check_same_run(folder: Path, config: Config) -> None:
     if changed:
         raise FolkRNNError(f"run {folder.name!r} was trained with other hyperparameters: "
                            f"{', '.join(changed)}; {fix}")
-    if not (folder / VOCAB_FILE).exists() or _read_json(folder, VOCAB_FILE) != vocabularies():
+    if not (folder / VOCAB_FILE).exists() or _read_json(folder, VOCAB_FILE) != music.vocabularies():
         raise FolkRNNError(f"run {folder.name!r} was trained with another vocabulary (an older "
                            f"encoding of the tunes); {fix}")
 
@@ -219,9 +217,8 @@ class Checkpoints(keras.callbacks.Callback):
             self.nan_epoch, self.model.stop_training = epoch + 1, True
             return
         now, state = time.monotonic(), self.state
-        row = {"epoch": epoch + 1, **logs, "seconds": round(now - self.epoch_started, 2)}
-        for key, value in row.items():
-            state["history"].setdefault(key, []).append(value)
+        state["history"].append({"epoch": epoch + 1, **logs,
+                                 "seconds": round(now - self.epoch_started, 2)})
         state["epoch"] = epoch + 1
         if state["best_val_loss"] is None or logs["val_loss"] < state["best_val_loss"]:
             state.update(best_val_loss=logs["val_loss"], best_epoch=epoch + 1, wait=0)
@@ -234,7 +231,8 @@ class Checkpoints(keras.callbacks.Callback):
 
     def _out_of_time(self, now: float) -> str:
         """Stop before an epoch that would end after ``max_minutes`` (mean epoch time so far)."""
-        minutes, seconds = self.config.max_minutes, self.state["history"]["seconds"]
+        minutes = self.config.max_minutes
+        seconds = [row["seconds"] for row in self.state["history"]]
         elapsed = now - self.started
         if minutes and elapsed + np.mean(seconds[-3:]) > 60 * minutes:
             return (f"time limit: {elapsed / 60:.1f} of max_minutes={minutes} used (run the "
@@ -247,15 +245,6 @@ class Checkpoints(keras.callbacks.Callback):
         folder = self.folder
         write_atomic(folder / LAST_WEIGHTS, self.model.save_weights)
         write_atomic(folder / HISTORY_FILE,
-                     lambda p: Path(p).write_text(history_csv(self.state["history"])))
+                     lambda p: Path(p).write_text(runs.history_csv(self.state["history"])))
         write_atomic(folder / STATE_FILE,
                      lambda p: Path(p).write_text(json.dumps(self.state, indent=1)))
-
-
-def history_csv(history: dict[str, list[float]]) -> str:
-    """The history as CSV text, one row per epoch."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(list(history))
-    writer.writerows(zip(*history.values()))
-    return out.getvalue()

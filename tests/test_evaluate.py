@@ -173,27 +173,26 @@ def test_a_model_trained_on_a_tiny_set_beats_the_unigram_baseline():
 # --- the report --------------------------------------------------------------------------------
 def _save_untrained_run(name: str) -> None:
     from folkrnn import model as folk_model
-    from folkrnn import paths
-    from folkrnn.dataset import vocabularies
+    from folkrnn import runs
 
     config = _tiny_config()
-    folder = paths.run_dir(name)
+    folder = runs.run_dir(name)
     folder.mkdir(parents=True)
-    (folder / folk_model.CONFIG_FILE).write_text(config.to_json())
-    (folder / folk_model.VOCAB_FILE).write_text(json.dumps(vocabularies()))
-    folk_model.build_model(config).save_weights(folder / folk_model.BEST_WEIGHTS)
+    (folder / runs.CONFIG_FILE).write_text(config.to_json())
+    (folder / runs.VOCAB_FILE).write_text(json.dumps(music.vocabularies()))
+    folk_model.build_model(config).save_weights(folder / runs.BEST_WEIGHTS)
 
 
 def test_evaluate_run_reports_exactly_the_contract_keys(dataset_home, monkeypatch):
     monkeypatch.setenv("FOLKRNN_HOME", str(dataset_home))
     _save_untrained_run("eval-test")
-    report = json.loads(json.dumps(ev.evaluate_run("eval-test", "valid", max_tunes=3)))
+    report = json.loads(json.dumps(ev.evaluate_run("eval-test", "valid")))
     assert set(report) >= {"model", "baselines"}
     assert list(report["baselines"]) == list(ev.BASELINE_NAMES)
     for metrics in [report["model"], *report["baselines"].values()]:
         assert set(metrics) == set(ev.METRIC_KEYS)
         assert all(isinstance(v, float) for v in metrics.values())
-    assert report["tunes"] == 3 and report["split"] == "valid"
+    assert report["tunes"] == 91 and report["split"] == "valid"
     # an untrained network is close to uniform: about log 36 + log 37 nats per step
     assert report["model"]["total_nll"] == pytest.approx(np.log(36) + np.log(37), rel=0.1)
     text = ev.format_report(report)
@@ -208,8 +207,8 @@ def test_evaluate_run_without_a_trained_run_names_the_fix(home):
 
 # --- the real dataset --------------------------------------------------------------------------
 def test_baselines_on_the_real_tunes_improve_with_context(tuneset):
-    test = tuneset.tunes["test"]
-    report = ev.evaluate_baselines(tuneset.tunes["train"], test)
+    test = tuneset.test
+    report = ev.evaluate_baselines(tuneset.train, test)
     total = {name: m["total_nll"] for name, m in report.items()}
     assert total["ngram5"] < total["ngram3"] < total["ngram2"] < total["repeat"] < total["unigram"]
     assert 1.0 < total["ngram5"] < 2.5  # the LSTM has to beat this by 25 %

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from folkrnn import generate, listen, music
-from folkrnn.config import Config, smoke
+from folkrnn.config import Config
 from folkrnn.errors import FolkRNNError
-from folkrnn.model import StepModel, build_model
+from folkrnn.model import StepModel, build_model, load_step_model
 from folkrnn.music import HOLD, NO_CHORD, REST, Tune, onset, parse_chord
 
 TINY = Config(units=16, layers=1, melody_embedding=4, chord_embedding=4, position_embedding=2,
@@ -73,14 +73,14 @@ def real_tune(name: str) -> Tune:
 
 # --- the sampler -------------------------------------------------------------------------------
 def test_same_seed_same_tune_other_seed_other_tune(step_model):
-    first = generate.sample_tune(step_model, steps=96, seed=7)
-    assert generate.sample_tune(step_model, steps=96, seed=7) == first
-    assert generate.sample_tune(step_model, steps=96, seed=8) != first
+    first = generate.sample_tune(step_model, generate.blank_tune(96, "4/4"), seed=7)
+    assert generate.sample_tune(step_model, generate.blank_tune(96, "4/4"), seed=7) == first
+    assert generate.sample_tune(step_model, generate.blank_tune(96, "4/4"), seed=8) != first
 
 
 def test_one_step_per_time_step_feeding_back_the_sampled_events(step_model):
     spy = Spy(step_model)
-    tune = generate.sample_tune(spy, steps=80, meter="6/8", seed=1)
+    tune = generate.sample_tune(spy, generate.blank_tune(80, "6/8"), seed=1)
     assert len(spy.inputs) == 80  # never re-runs the sequence
     assert spy.inputs[0][:2] == (REST, NO_CHORD)
     fed = [(m, c) for m, c, _, _ in spy.inputs[1:len(tune)]]
@@ -95,13 +95,13 @@ def test_a_hold_never_follows_a_rest(step_model):
     bias = np.zeros(music.MELODY_SIZE)
     bias[[REST, HOLD]] = 20.0  # without the mask, a hold would follow a rest half the time
     spy = Spy(step_model, melody_bias=bias)
-    generate.sample_tune(spy, steps=200, seed=0)
+    generate.sample_tune(spy, generate.blank_tune(200, "4/4"), seed=0)
     raw = [m for m, _, _, _ in spy.inputs[1:]]  # every sampled event, before normalise
     assert raw[0] == REST and set(raw) == {REST}
 
 
 def test_sampled_events_decode_to_midi_and_back(step_model):
-    tune = generate.sample_tune(step_model, steps=160, meter="3/4", seed=3, top_k=10)
+    tune = generate.sample_tune(step_model, generate.blank_tune(160, "3/4"), seed=3, top_k=10)
     assert len(tune) > 100 and tune.meters == [(0, "3/4")]
     assert tune.melody.min() >= 0 and tune.melody.max() < music.MELODY_SIZE
     data = music.midi_bytes(music.tune_to_midi(tune))
@@ -110,7 +110,7 @@ def test_sampled_events_decode_to_midi_and_back(step_model):
 
 def test_generated_abc_is_read_by_abc2midi(step_model, tmp_path):
     require_tool("abc2midi")
-    tune = generate.generate_from_run(step_model, bars=8, meter="6/8", seed=5,
+    tune = generate.generate_tune(step_model, bars=8, meter="6/8", seed=5,
                                       temperature=(0.8, 1.2))
     paths = listen.save_tune(tune, midi=tmp_path / "t.mid", abc=tmp_path / "t.abc")
     result = subprocess.run(["abc2midi", str(paths[1]), "-o", str(tmp_path / "back.mid")],
@@ -133,7 +133,7 @@ def test_sample_event_respects_top_k_temperature_and_masks():
 # --- chords, meters, lengths ------------------------------------------------------------------
 def test_chord_conditioned_melody_follows_the_given_chords_exactly(step_model):
     spy = Spy(step_model)
-    tune = generate.generate_from_run(spy, bars=8, meter="6/8", chords="G D/G Em C", seed=2)
+    tune = generate.generate_tune(spy, bars=8, meter="6/8", chords="G D/G Em C", seed=2)
     g, d, em, c = (parse_chord(n) for n in ("G", "D", "Em", "C"))
     bar_chords = [[g] * 12, [d] * 6 + [g] * 6, [em] * 12, [c] * 12]
     expected = np.concatenate(bar_chords * 2)
@@ -145,7 +145,7 @@ def test_chord_conditioned_melody_follows_the_given_chords_exactly(step_model):
 def test_chord_conditioning_also_works_with_independent_heads():
     config = Config(**{**TINY.__dict__, "factorised": False})
     model = StepModel(build_model(config), config)
-    tune = generate.generate_from_run(model, bars=3, chords=["Am", "E7"], seed=0)
+    tune = generate.generate_tune(model, bars=3, chords=["Am", "E7"], seed=0)
     expected = [parse_chord("Am")] * 16 + [parse_chord("E7")] * 16 + [parse_chord("Am")] * 16
     assert np.array_equal(tune.chords, expected)
 
@@ -156,14 +156,14 @@ def test_parse_progression():
     assert generate.parse_progression(["G", "D/G"]) == [[g], [d, g]]
 
 
-def test_lengths_from_bars_steps_and_the_smoke_aware_default(step_model, monkeypatch):
+def test_lengths_from_bars_steps_and_the_default(step_model, monkeypatch):
     kw = dict(chords="G", seed=0)  # chords everywhere: no trailing silence is trimmed
-    assert len(generate.generate_from_run(step_model, bars=3, meter="9/8", **kw)) == 54
-    assert len(generate.generate_from_run(step_model, steps=50, **kw)) == 50
-    monkeypatch.setenv("FOLKRNN_SMOKE", "1")
-    assert len(generate.generate_from_run(step_model, **kw)) == 4 * 16
-    monkeypatch.setenv("FOLKRNN_SMOKE", "0")
-    assert len(generate.generate_from_run(step_model, meter="2/4", **kw)) == 16 * 8
+    assert len(generate.generate_tune(step_model, bars=3, meter="9/8", **kw)) == 54
+    assert len(generate.generate_tune(step_model, steps=50, **kw)) == 50
+    monkeypatch.setenv("FOLKRNN_SMOKE", "1")  # smoke mode is a training preset only
+    default = generate.DEFAULT_BARS
+    assert len(generate.generate_tune(step_model, **kw)) == default * 16
+    assert len(generate.generate_tune(step_model, meter="2/4", **kw)) == default * 8
 
 
 # --- primes ------------------------------------------------------------------------------------
@@ -171,11 +171,11 @@ def test_a_midi_prime_is_kept_and_continued(step_model, tmp_path):
     source = real_tune("jigs1")
     listen.save_tune(source, midi=tmp_path / "jig.mid")
     assert generate.load_prime(tmp_path / "jig.mid", bars=3) == source.slice(0, 36)
-    prime = generate.load_prime(tmp_path / "jig.mid")  # 4 bars (2 in smoke mode)
-    n = smoke(4, 2) * 12
+    prime = generate.load_prime(tmp_path / "jig.mid")  # 4 bars by default
+    n = 4 * 12
     assert len(prime) == n and prime == source.slice(0, n)
     spy = Spy(step_model)
-    tune = generate.generate_from_run(spy, prime=tmp_path / "jig.mid", bars=12, seed=4)
+    tune = generate.generate_tune(spy, prime=tmp_path / "jig.mid", bars=12, seed=4)
     assert tune.meters == [(0, "6/8")] and 100 < len(tune) <= 144
     assert np.array_equal(tune.melody[:n], prime.melody)
     assert np.array_equal(tune.chords[:n], prime.chords)
@@ -188,8 +188,8 @@ def test_a_prime_without_chords_is_accepted(step_model, tmp_path):
     melody_only = real_tune("jigs1")
     melody_only.chords[:] = NO_CHORD
     listen.save_tune(melody_only, midi=tmp_path / "melody.mid")
-    tune = generate.generate_from_run(step_model, prime=tmp_path / "melody.mid", bars=8)
-    n = smoke(4, 2) * 12
+    tune = generate.generate_tune(step_model, prime=tmp_path / "melody.mid", bars=8)
+    n = 4 * 12
     assert np.array_equal(tune.melody[:n], melody_only.melody[:n])
     assert not tune.chords[:n].any()
 
@@ -198,11 +198,11 @@ def test_a_held_out_test_tune_as_prime(step_model, dataset_home, monkeypatch):
     monkeypatch.setenv("FOLKRNN_HOME", str(dataset_home))
     from folkrnn.dataset import load_dataset
 
-    first = load_dataset().tunes["test"][0]
+    first = load_dataset().test[0]
     by_number = generate.load_prime("test:0")
     assert by_number == generate.load_prime(f"test:{first.name}")
     assert np.array_equal(by_number.melody, first.slice(0, len(by_number)).melody)
-    tune = generate.generate_from_run(step_model, prime="test:0", bars=20, seed=1)
+    tune = generate.generate_tune(step_model, prime="test:0", bars=20, seed=1)
     assert np.array_equal(tune.melody[:len(by_number)], by_number.melody)
     with pytest.raises(FolkRNNError, match="no test tune"):
         generate.load_prime("test:no-such-tune")
@@ -218,9 +218,9 @@ def scale_tune(tonic: int, shape, repeats: int = 3) -> Tune:
 
 
 def test_estimate_key_finds_major_and_minor_tonics():
-    assert generate.estimate_key(scale_tune(60, [0, 2, 4, 5, 7, 9, 11])) == "C"
-    assert generate.estimate_key(scale_tune(69, [0, 2, 3, 5, 7, 8, 10])) == "Am"
-    assert generate.estimate_key(scale_tune(62, [0, 2, 4, 5, 7, 9, 11])) == "D"
+    assert music.estimate_key(scale_tune(60, [0, 2, 4, 5, 7, 9, 11])) == "C"
+    assert music.estimate_key(scale_tune(69, [0, 2, 3, 5, 7, 8, 10])) == "Am"
+    assert music.estimate_key(scale_tune(62, [0, 2, 4, 5, 7, 9, 11])) == "D"
 
 
 def test_to_key_matches_the_tonic_or_else_the_key_signature():
@@ -236,15 +236,15 @@ def test_to_key_folds_notes_that_would_leave_the_range():
     wide = [onset(p) for p in range(music.MIN_PITCH, music.MAX_PITCH + 1)]  # the whole range
     melody = np.concatenate([wide, scale_tune(60, [0, 2, 4, 5, 7, 9, 11]).melody])
     tune = Tune(melody, np.zeros(len(melody)), [(0, "4/4")], "C")
-    assert generate.estimate_key(tune) == "C"
+    assert music.estimate_key(tune) == "C"
     moved = generate.to_key(tune, "F#")
     assert moved.key == "F#" and moved.melody.max() < music.MELODY_SIZE
-    assert generate.estimate_key(moved) == "F#"
+    assert music.estimate_key(moved) == "F#"
 
 
 def test_generate_with_a_key(step_model):
-    tune = generate.generate_from_run(step_model, bars=8, key="D", seed=3)
-    assert tune.key in ("D", "Bm") and generate.estimate_key(tune) == tune.key
+    tune = generate.generate_tune(step_model, bars=8, key="D", seed=3)
+    assert tune.key in ("D", "Bm") and music.estimate_key(tune) == tune.key
     assert tune.melody.max() < music.MELODY_SIZE
 
 
@@ -260,26 +260,32 @@ def test_generate_with_a_key(step_model):
     ({"top_k": -1}, "top_k"),
     ({"key": "H"}, "unknown key"),
     ({"key": "D", "chords": "G C"}, "--key and --chords"),
-    ({"steps": 0}, "at least one step"),
+    ({"steps": 0}, "steps=0"),
+    ({"bars": 0}, "bars=0"),
+    ({"bars": 100_000}, "ask for 1 to 512 bars"),
+    ({"steps": 10**9}, "steps=1000000000"),
+    ({"temperature": float("nan")}, "temperature"),
+    ({"temperature": float("inf")}, "temperature"),
+    ({"temperature": (1.0, float("nan"))}, "temperature"),
     ({"steps": 64, "bars": 4}, "not both"),
 ])
 def test_bad_arguments_are_readable_errors(step_model, kwargs, message):
     with pytest.raises(FolkRNNError, match=message):
-        generate.generate_from_run(step_model, **kwargs)
+        generate.generate_tune(step_model, **kwargs)
 
 
 def test_bad_primes_are_readable_errors(step_model, tmp_path):
     junk = tmp_path / "junk.mid"
     junk.write_bytes(np.random.default_rng(0).bytes(500))
     with pytest.raises(FolkRNNError, match="not a readable MIDI file"):
-        generate.generate_from_run(step_model, prime=junk)
+        generate.generate_tune(step_model, prime=junk)
     with pytest.raises(FolkRNNError, match="no such file"):
-        generate.generate_from_run(step_model, prime=tmp_path / "missing.mid")
+        generate.generate_tune(step_model, prime=tmp_path / "missing.mid")
     listen.save_tune(real_tune("jigs1"), midi=tmp_path / "jig.mid")
-    with pytest.raises(FolkRNNError, match="shorter prime"):  # a 4-bar (2) prime, 2 bars asked
-        generate.generate_from_run(step_model, prime=tmp_path / "jig.mid", bars=smoke(2, 1))
+    with pytest.raises(FolkRNNError, match="shorter prime"):  # a 4-bar prime, 2 bars asked
+        generate.generate_tune(step_model, prime=tmp_path / "jig.mid", bars=2)
 
 
 def test_a_missing_run_is_a_readable_error(home):
     with pytest.raises(FolkRNNError, match="train it first"):
-        generate.generate_from_run("no-such-run")
+        load_step_model("no-such-run")

@@ -10,7 +10,6 @@ import pytest
 
 from folkrnn import music
 from folkrnn.config import Config
-from folkrnn.dataset import vocabularies
 from folkrnn.errors import FolkRNNError
 from folkrnn.model import StepModel, build_model, load_run
 
@@ -41,7 +40,7 @@ def randomise(model: keras.Model, seed: int = 1) -> None:
 
 def test_validation_lists_every_bad_field():
     with pytest.raises(FolkRNNError) as error:
-        Config(units=0, dropout=1.0, seq_len=0).validate()
+        Config(units=0, dropout=1.0, seq_len=0)
     message = str(error.value)
     for field in ("units=0", "dropout=1.0", "seq_len=0"):
         assert field in message
@@ -87,7 +86,7 @@ def save_run(home, name: str, model: keras.Model, config: Config) -> None:
     folder = home / "runs" / name
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(config.to_json())
-    (folder / "vocab.json").write_text(json.dumps(vocabularies()))
+    (folder / "vocab.json").write_text(json.dumps(music.vocabularies()))
     model.save_weights(folder / "best.weights.h5")
 
 
@@ -112,10 +111,10 @@ def test_load_run_errors_name_the_fix(home):
     with pytest.raises(FolkRNNError, match="don't fit"):
         load_run("r")
     (folder / "config.json").write_text(TINY.to_json())
-    (folder / "vocab.json").write_text(json.dumps({**vocabularies(), "meter": ["4/4"]}))
+    (folder / "vocab.json").write_text(json.dumps({**music.vocabularies(), "meter": ["4/4"]}))
     with pytest.raises(FolkRNNError, match="another vocabulary"):
         load_run("r")
-    (folder / "vocab.json").write_text(json.dumps(vocabularies()))
+    (folder / "vocab.json").write_text(json.dumps(music.vocabularies()))
     (folder / "best.weights.h5").unlink()
     with pytest.raises(FolkRNNError, match="no saved weights"):
         load_run("r")
