@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from folkrnn.figures import finish
+
 
 def show_source(obj):
     """The source code of a package function or class, highlighted (notebook 02).
@@ -93,8 +95,7 @@ def draw_unrolled(steps: int = 4, layers: int = 1):
     for a in (folded, ax):
         a.axis("off")
     fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig)
 
 
 # --- why a plain RNN forgets (notebook 02) -----------------------------------------------------
@@ -112,8 +113,7 @@ def plot_gradient_norms(norms: Mapping[str, Sequence[float]]):
     ax.legend()
     ax.grid(alpha=0.3, which="both", axis="y")
     fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig)
 
 
 # --- the temperature (notebook 04) -------------------------------------------------------------
@@ -136,5 +136,4 @@ def plot_temperatures(probabilities: Mapping[float, np.ndarray], labels: Sequenc
     ax.legend()
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return finish(fig)
