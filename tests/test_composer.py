@@ -1,0 +1,94 @@
+"""The interactive composer of notebook 04: built, clicked programmatically, it shows a piano
+roll, sheet music and an audio player; a bad setting gives one line, not a traceback."""
+from __future__ import annotations
+
+import time
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+from folkrnn.composer import NO_PRIMER, Composer  # noqa: E402
+from folkrnn.config import Config  # noqa: E402
+from folkrnn.music import HOLD, Tune, key_fifths, onset, parse_chord  # noqa: E402
+from folkrnn.require import require_tensorflow  # noqa: E402
+
+TINY = Config(units=16, layers=1, melody_embedding=4, chord_embedding=4, position_embedding=2,
+              meter_embedding=2)
+
+
+@pytest.fixture(scope="module")
+def step_model():
+    require_tensorflow()
+    from folkrnn.model import StepModel, build_model
+
+    return StepModel(build_model(TINY), TINY)
+
+
+def primer() -> Tune:
+    melody = [onset(67), HOLD, onset(71), HOLD] * 8
+    return Tune(np.array(melody), np.full(32, parse_chord("G")), meters=[(0, "6/8")], key="G",
+                name="primer")
+
+
+def kinds(outputs) -> list[str]:
+    found = []
+    for output in outputs:
+        text = " ".join(str(v) for v in output["data"].values())
+        found += [kind for kind, mark in (("figure", "<img"), ("sheet music", "<svg"),
+                                          ("audio", "<audio")) if mark in text]
+    return found
+
+
+def test_composer_shows_its_default_tune_before_any_click(step_model):
+    composer = Composer(step_model, bars=4)
+    assert composer.tune is not None and len(composer.tune) == 4 * 16
+    assert kinds(composer.output.outputs) == ["figure", "sheet music", "audio"]
+    bundle = composer._repr_mimebundle_()
+    model_id = bundle["application/vnd.jupyter.widget-view+json"]["model_id"]
+    assert model_id == composer.ui.model_id
+    static = bundle["text/html"]
+    assert "run the notebook" in static
+    assert all(mark in static for mark in ("<img", "<svg", "<audio"))
+
+
+def test_clicking_compose_uses_every_control(step_model):
+    composer = Composer(step_model, primers={"primer": primer()}, primer_bars=1)
+    first = composer.tune
+    composer.melody_temperature.value, composer.chord_temperature.value = 1.5, 0.5
+    composer.seed.value, composer.bars.value = 7, 4
+    composer.meter.value, composer.key.value = "3/4", "D"
+    started = time.monotonic()
+    composer.button.click()
+    seconds = time.monotonic() - started
+    tune = composer.tune
+    assert tune is not first and tune.meters == [(0, "3/4")]
+    assert key_fifths(tune.key) == key_fifths("D")  # D major or its relative minor, B minor
+    assert len(tune) == 4 * 12
+    assert composer.settings()["temperature"] == (1.5, 0.5)
+    assert kinds(composer.output.outputs) == ["figure", "sheet music", "audio"]
+    assert seconds < 10  # about a second on a laptop with the tuned model; generous here
+
+    composer.key.value, composer.chords.value = composer.key.options[0], "Am E"
+    composer.button.click()
+    bar = 12
+    assert [c for c in composer.tune.chords[::bar][:2]] == [parse_chord("Am"), parse_chord("E")]
+
+    composer.chords.value = ""
+    composer.primer.value = "primer"
+    composer.button.click()
+    assert composer.tune.meters[0][1] == "6/8"  # a primer brings its meter
+    assert (composer.tune.melody[:12] == primer().melody[:12]).all()
+    composer.primer.value = NO_PRIMER
+
+
+def test_a_bad_setting_shows_one_line_and_keeps_the_last_tune(step_model):
+    composer = Composer(step_model, bars=4)
+    before, shown = composer.tune, composer.output.outputs
+    composer.key.value, composer.chords.value = "G", "G D"  # key and chords together: refused
+    composer.button.click()
+    assert composer.tune is before and composer.output.outputs == shown
+    assert "chords" in composer.status.value and "\n" not in composer.status.value
+    assert not composer.button.disabled
