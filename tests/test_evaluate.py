@@ -38,6 +38,44 @@ def test_bigram_learns_a_deterministic_alternation():
     assert unigram["total_nll"] > 2 * np.log(2) - 0.05  # blind to history: a coin per stream
 
 
+def test_position_baseline_knows_where_in_the_bar_it_is():
+    # A 16-step bar: a note at the downbeat held for 12 steps, another held for 4. After four
+    # holds a plain 5-gram can't tell whether the next note starts now or later; the position
+    # says it.
+    H = music.HOLD
+    bar = [A] + [H] * 11 + [B] + [H] * 3
+    tunes = _tunes(bar, [G] * 16)
+    plain = _score(_baseline("ngram5", tunes), tunes)
+    placed = _score(_baseline("ngram5_position", tunes), tunes)
+    assert placed["melody_nll"] < 0.05 < plain["melody_nll"]
+    assert placed["melody_onset_acc"] == 1.0 > plain["melody_onset_acc"]
+
+
+def test_position_baseline_melody_hears_the_chord_of_its_step():
+    # Each bar's note is the root of that bar's chord, and the chords come in a random order:
+    # only a model that sees the chord of the step can name the note.
+    rng = np.random.default_rng(0)
+    chords = rng.choice([G, D], 400)
+    notes = [[music.onset(67 if c == G else 62)] + [music.HOLD] * 3 for c in chords]
+    melody, harmony = np.concatenate(notes), np.repeat(chords, 4)
+    bars = [Tune(melody[i:i + 160], harmony[i:i + 160], name=str(i)) for i in range(0, 1600, 160)]
+    plain = _score(_baseline("ngram5", bars), bars)
+    placed = _score(_baseline("ngram5_position", bars), bars)
+    assert placed["melody_onset_acc"] == 1.0 and plain["melody_onset_acc"] < 0.8
+    assert placed["melody_nll"] < plain["melody_nll"] / 2
+
+
+def test_onset_accuracy_counts_only_the_steps_where_a_note_starts():
+    H = music.HOLD
+    tune = Tune([A, H, H, H, B, H, H, H], [G] * 8)
+    always_hold = np.full((8, music.MELODY_SIZE), -10.0)
+    always_hold[:, H] = 0.0  # argmax says "hold" at every step
+    chords = np.log(np.full((8, music.CHORD_SIZE), 1 / music.CHORD_SIZE))
+    scores = ev.score([tune], [(always_hold, chords)])
+    assert scores["melody_acc"] == 0.75 and scores["melody_onset_acc"] == 0.0
+    assert scores["melody_onset_sampled_acc"] < 0.01
+
+
 def test_unigram_nll_is_the_entropy_of_the_event_frequencies():
     tunes = _tunes([A, A, B, C], [G, G, G, D])  # melody 1/2, 1/4, 1/4; chords 3/4, 1/4
     model = ev.Baseline(ev.Unigram(music.MELODY_SIZE, alpha=1e-9),
@@ -211,5 +249,6 @@ def test_baselines_on_the_real_tunes_improve_with_context(tuneset):
     report = ev.evaluate_baselines(tuneset.train, test)
     total = {name: m["total_nll"] for name, m in report.items()}
     assert total["ngram5"] < total["ngram3"] < total["ngram2"] < total["repeat"] < total["unigram"]
+    assert total["ngram5_position"] < 0.9 * total["ngram5"]  # told the bar and the chord
     assert 1.0 < total["ngram5"] < 2.5  # the LSTM has to beat this by 25 %
     assert report["repeat"]["chord_acc"] > 0.85  # chords change rarely
