@@ -5,6 +5,7 @@
     folkrnn train --run NAME [--set key=value ...]
     folkrnn evaluate --run NAME [--json]
     folkrnn generate --run NAME [--steps N | --bars N] ... --out tune.mid
+    folkrnn doctor                        which audio and sheet-music backends are in use
 
 Problems a user can fix are printed as one line on stderr (exit status 1), without a traceback.
 """
@@ -63,6 +64,12 @@ def _generate(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
+def _doctor(args: argparse.Namespace) -> None:
+    from folkrnn.listen import backends_report
+
+    print(backends_report())
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``folkrnn`` command."""
     main = argparse.ArgumentParser(prog="folkrnn", description=__doc__.split("\n")[0])
@@ -101,11 +108,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--key", help="key of the output, e.g. D or Em")
     p.add_argument("--chords", help='chord progression, one per bar, e.g. "G D Em C"')
     p.add_argument("--prime", help="MIDI file, or test:NAME for a held-out tune, to continue")
-    p.add_argument("--bpm", type=float, default=120.0, help="tempo of the written files")
+    p.add_argument("--bpm", type=float, help="beats a minute of the written files (a jig's beat "
+                   "is a dotted quarter; default by meter: 110 for jigs, 120 for reels)")
     p.add_argument("--out", required=True, help="MIDI file to write")
     p.add_argument("--abc", help="also write ABC notation here")
     p.add_argument("--wav", help="also write audio here")
     p.set_defaults(func=_generate)
+
+    p = sub.add_parser("doctor", help="which audio and sheet-music backends are in use, and why")
+    p.set_defaults(func=_doctor)
     return main
 
 

@@ -1,21 +1,35 @@
-"""Hear and read a tune: audio, ABC notation, sheet music, and saving to files.
+"""Hear and read a tune: tempo, audio, ABC notation, sheet music, and saving to files.
 
 Explained in notebook 01_collect_data (looking at and listening to real tunes) and
-04_test_model (the generated ones). Optional tools make it nicer and are used when present:
+04_test_model (the generated ones). Everything works with ``pip install`` alone:
 
-* FluidSynth (``pip install pyfluidsynth`` + the system library ``libfluidsynth3``) plays the
-  tune with real instrument sounds (pretty_midi's General MIDI sound font); without it the
-  audio is pretty_midi's sine-wave synthesis;
-* ``abcm2ps`` draws sheet music from the ABC text; ``abc2midi`` is only used by the tests.
+* **tempo**: `tempo` picks beats a minute from the meter (a jig's beat is a dotted quarter);
+* **sound**: ``midirenderer`` (a self-contained wheel) plays the MIDI with the General MIDI
+  SoundFont that pretty_midi ships (``TimGM6mb.sf2``): fiddle melody, guitar chords. Without it
+  (no wheel for the platform), FluidSynth (``pyfluidsynth`` + the system ``libfluidsynth3``) plays
+  the same font; sine waves are the last resort. The notebook player embeds MP3 (Ogg Vorbis if
+  libsndfile has no MP3), about 30 kbit/s, so executed notebooks stay small;
+* **ABC** (`tune_to_abc`): written as a folk musician writes it: a pickup bar, repeated parts as
+  ``|: … :|`` with ``[1``/``[2`` endings, found from the notes themselves (`find_repeats`);
+* **sheet music** (`sheet_music`): engraved by ``verovio`` (a wheel) as inline SVG, volta
+  brackets and chord symbols included; ``abcm2ps`` is used only when asked for.
 
-``make system-deps`` installs the Debian packages (``libfluidsynth3 abcmidi abcm2ps``).
+``folkrnn doctor`` says which backends are in use. ``FOLKRNN_NO_SYSTEM_TOOLS=1`` hides the
+optional system tools (FluidSynth, abcm2ps), to check the pip-only path. ``abc2midi`` is only
+used by the tests. BENCHMARKS.md ("Listening backends") compares the synthesizers.
 """
 from __future__ import annotations
 
+import io
+import os
+import re
 import shutil
 import subprocess
 import tempfile
 import wave
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -23,30 +37,71 @@ import pretty_midi
 
 from folkrnn import music
 from folkrnn.errors import FolkRNNError
+from folkrnn.music import HOLD, NO_CHORD, Tune
 from folkrnn.paths import write_atomic
-from folkrnn.music import NO_CHORD, Tune
 
 SYSTEM_DEPS_HINT = "make system-deps (or apt-get install libfluidsynth3 abcmidi abcm2ps)"
+SOUNDFONT = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"  # General MIDI, ships with pretty_midi
 
 
-def _bar_starts(tune: Tune) -> list[int]:
-    return [int(i) for i in np.nonzero(tune.positions == 0)[0]]
+def _system_tools_hidden() -> bool:
+    return os.environ.get("FOLKRNN_NO_SYSTEM_TOOLS") == "1"
 
 
-def _chord_changes(tune: Tune) -> list[tuple[int, int, int]]:
-    """``(start, end, chord)`` runs of one chord (not split at bar lines; no-chord included)."""
-    runs: list[tuple[int, int, int]] = []
-    for i, chord in enumerate(tune.chords):
-        if runs and runs[-1][2] == chord:
-            runs[-1] = (runs[-1][0], i + 1, int(chord))
-        else:
-            runs.append((i, i + 1, int(chord)))
-    return runs
+# --- tempo -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Tempo:
+    """``bpm`` beats a minute, a beat lasting ``beat`` 16th-note steps (6: a dotted quarter)."""
+
+    bpm: float
+    beat: int
+
+    @property
+    def quarter_bpm(self) -> float:
+        """Quarter notes a minute: the tempo a MIDI file stores."""
+        return self.bpm * self.beat / music.STEPS_PER_QUARTER
+
+    @property
+    def abc(self) -> str:
+        """The ABC ``Q:`` value, e.g. ``3/8=110`` (dotted quarter = 110)."""
+        beat = Fraction(self.beat, 16)
+        return f"{beat.numerator}/{beat.denominator}={round(self.bpm)}"
+
+
+def tempo(meter: str, bpm: float | None = None) -> Tempo:
+    """The tempo to play a tune in ``meter``: ``bpm`` beats a minute, by default one that suits
+    the dance. Explained in notebook 01.
+
+    The beat is the dotted quarter in compound meters (6/8 jigs, 9/8 slip jigs, 12/8, 3/8),
+    the half note in 2/2 and 3/2, else the quarter. Defaults: 110 dotted quarters a minute for
+    jigs (330 eighth notes), 100 half notes for 2/2 and 3/2, 120 quarters for 4/4 reels and
+    hornpipes, 2/4 polkas and 3/4 waltzes: the 100–120 of a dance band, slow enough to follow.
+    """
+    num, den = (int(x) for x in meter.split("/"))
+    if den == 8 and num % 3 == 0:
+        beat, default = 6, 110.0
+    elif den == 2:
+        beat, default = 8, 100.0
+    else:
+        beat, default = 16 // den, 120.0
+    if bpm is None:
+        bpm = default
+    if not bpm > 0:
+        raise FolkRNNError(f"bpm={bpm} must be greater than 0, e.g. {default:g}")
+    return Tempo(float(bpm), beat)
+
+
+def tune_tempo(tune: Tune, bpm: float | None = None) -> Tempo:
+    """`tempo` of the tune's first meter."""
+    return tempo(tune.meters[0][1], bpm)
 
 
 # --- audio -----------------------------------------------------------------------------------
 def fluidsynth_available() -> bool:
-    """True when pyfluidsynth and the system FluidSynth library can be loaded (notebook 01)."""
+    """True when pyfluidsynth and the system FluidSynth library can be loaded (and are not
+    hidden by ``FOLKRNN_NO_SYSTEM_TOOLS=1``)."""
+    if _system_tools_hidden():
+        return False
     try:
         import fluidsynth  # noqa: F401
         from pretty_midi import fluidsynth as pretty_midi_fluidsynth
@@ -55,36 +110,123 @@ def fluidsynth_available() -> bool:
     return bool(getattr(pretty_midi_fluidsynth, "_HAS_FLUIDSYNTH", True))
 
 
-def waveform(tune_or_pm: Tune | pretty_midi.PrettyMIDI, bpm: float = 120.0,
+def midirenderer_available() -> bool:
+    """True when the ``midirenderer`` wheel (a SoundFont synthesizer) can be imported."""
+    try:
+        import midirenderer  # noqa: F401
+    except ImportError:
+        return False
+    return SOUNDFONT.exists()
+
+
+def synthesizer() -> str:
+    """The synthesizer `waveform` uses: ``midirenderer``, ``fluidsynth`` or ``sine``.
+
+    midirenderer and FluidSynth play the same SoundFont and measure alike (BENCHMARKS.md), so
+    the pip wheel comes first: the same sound everywhere, no system library needed.
+    """
+    if midirenderer_available():
+        return "midirenderer"
+    return "fluidsynth" if fluidsynth_available() else "sine"
+
+
+def _resample(samples: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
+    """Band-limited resampling through the Fourier transform (exact for these lengths)."""
+    if rate == new_rate or len(samples) == 0:
+        return samples
+    n = max(1, round(len(samples) * new_rate / rate))
+    spectrum = np.fft.rfft(samples)[: n // 2 + 1]
+    return np.fft.irfft(spectrum, n) * (n / len(samples))
+
+
+def _midirenderer(pm: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray:
+    import midirenderer
+
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(music.midi_bytes(pm)))  # a copy to add a tail to
+    if pm.instruments:  # midirenderer stops at the last event: let the last notes ring out
+        pm.instruments[0].control_changes.append(
+            pretty_midi.ControlChange(110, 0, pm.get_end_time() + 1.0))
+    data = midirenderer.render_wave_from(SOUNDFONT.read_bytes(), music.midi_bytes(pm))
+    with wave.open(io.BytesIO(data)) as wav:
+        channels, rate = wav.getnchannels(), wav.getframerate()
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    mono = pcm.reshape(-1, channels).mean(axis=1) / 32768.0
+    return _resample(mono, rate, sample_rate)
+
+
+def waveform(tune_or_pm: Tune | pretty_midi.PrettyMIDI, bpm: float | None = None,
              sample_rate: int = 22050, *, quiet: bool = False) -> np.ndarray:
-    """The tune as audio samples in [-1, 1]: FluidSynth if available, else sine waves
-    (with a one-line hint how to get the better sound). Explained in notebook 01."""
-    pm = tune_or_pm if isinstance(tune_or_pm, pretty_midi.PrettyMIDI) else \
-        music.tune_to_midi(tune_or_pm, bpm=bpm)
+    """The tune as audio samples in [-1, 1], by `synthesizer` (a one-line hint when it falls
+    back to sine waves). ``bpm``: see `tempo`. Explained in notebook 01."""
+    if isinstance(tune_or_pm, pretty_midi.PrettyMIDI):
+        pm = tune_or_pm
+    else:
+        pm = music.tune_to_midi(tune_or_pm, bpm=tune_tempo(tune_or_pm, bpm).quarter_bpm)
     samples = None
-    if fluidsynth_available():
-        try:
-            samples = pm.fluidsynth(fs=sample_rate)
-        except (ImportError, OSError, RuntimeError):  # a broken FluidSynth install
-            samples = None
+    for name in ("midirenderer", "fluidsynth"):
+        if samples is None and (midirenderer_available() if name == "midirenderer"
+                                else fluidsynth_available()):
+            try:
+                samples = (_midirenderer(pm, sample_rate) if name == "midirenderer"
+                           else pm.fluidsynth(fs=sample_rate))
+            except (ImportError, OSError, RuntimeError, ValueError):  # a broken install
+                samples = None
     if samples is None:
         if not quiet:
-            print("sine-wave sound: for real instruments run  pip install pyfluidsynth  and  "
-                  "apt-get install libfluidsynth3  (or make system-deps)")
+            print("sine-wave sound: for real instruments run  pip install midirenderer  "
+                  "(see folkrnn doctor)")
         samples = pm.synthesize(fs=sample_rate)
     peak = float(np.abs(samples).max()) if len(samples) else 0.0
     return (samples / peak if peak > 0 else samples).astype(np.float32)
 
 
-def audio(tune_or_pm: Tune | pretty_midi.PrettyMIDI, bpm: float = 120.0,
+def encode_audio(samples: np.ndarray, sample_rate: int) -> tuple[bytes, str]:
+    """Compress samples for a notebook player: ``(bytes, MIME type)``.
+
+    MP3 (every browser plays it), else Ogg Vorbis, else WAV if libsndfile offers neither.
+    About 30 kbit/s: a 32-bar reel is ~0.3 MB instead of 3 MB of WAV (BENCHMARKS.md).
+    """
+    samples = np.clip(samples, -1, 1).astype(np.float32) * 0.9
+    try:
+        import soundfile
+
+        formats = soundfile.available_formats()
+        for fmt, subtype, mime in (("MP3", "MPEG_LAYER_III", "audio/mpeg"),
+                                   ("OGG", "VORBIS", "audio/ogg")):
+            if fmt in formats:
+                buffer = io.BytesIO()
+                soundfile.write(buffer, samples, sample_rate, format=fmt, subtype=subtype,
+                                compression_level=0.9)
+                return buffer.getvalue(), mime
+    except (ImportError, OSError, RuntimeError, TypeError):  # old libsndfile: plain WAV below
+        pass
+    return _wav_bytes(samples, sample_rate), "audio/wav"
+
+
+def _wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return buffer.getvalue()
+
+
+def audio(tune_or_pm: Tune | pretty_midi.PrettyMIDI, bpm: float | None = None,
           sample_rate: int = 22050):
-    """An inline audio player (IPython ``Audio``) for a tune. Explained in notebooks 01 and 04."""
+    """An inline audio player (IPython ``Audio``) holding compressed audio (`encode_audio`).
+    ``bpm``: see `tempo`. Explained in notebooks 01 and 04."""
     from IPython.display import Audio
 
-    return Audio(waveform(tune_or_pm, bpm, sample_rate), rate=sample_rate)
+    data, mime = encode_audio(waveform(tune_or_pm, bpm, sample_rate), sample_rate)
+    player = Audio(data=data)
+    player.mimetype = mime
+    return player
 
 
-def write_wav(tune: Tune, path: str | Path, bpm: float = 120.0, sample_rate: int = 22050) -> Path:
+def write_wav(tune: Tune, path: str | Path, bpm: float | None = None,
+              sample_rate: int = 22050) -> Path:
     """Write the tune as a 16-bit mono WAV file (atomically). Explained in notebook 04."""
     samples = waveform(tune, bpm, sample_rate)
     pcm = (np.clip(samples, -1, 1) * 32767 * 0.9).astype("<i2").tobytes()
@@ -99,20 +241,128 @@ def write_wav(tune: Tune, path: str | Path, bpm: float = 120.0, sample_rate: int
     return write_atomic(Path(path), write)
 
 
+# --- repeats: the written form of a tune -----------------------------------------------------
+@dataclass(frozen=True)
+class Part:
+    """Bars ``start .. start+length`` (indexes into `Form.bars`), written once; if ``repeat``,
+    played twice: the second time from bar ``start+length``, its last ``ending`` bars being
+    the second ending (the first pass's last ``ending`` bars are the first ending)."""
+
+    start: int
+    length: int
+    repeat: bool = False
+    ending: int = 0
+
+    def played(self) -> list[int]:
+        """The bars in the order they are played."""
+        once = list(range(self.start, self.start + self.length))
+        if not self.repeat:
+            return once
+        second = range(self.start + 2 * self.length - self.ending, self.start + 2 * self.length)
+        return once + once[:self.length - self.ending] + list(second)
+
+
+@dataclass(frozen=True)
+class Form:
+    """How a tune is written: ``bars`` as ``(start, end)`` steps (the first one starts after
+    the ``pickup`` steps of leading silence it drops) and the ``parts`` covering them in order."""
+
+    bars: list[tuple[int, int]]
+    parts: list[Part]
+    pickup: int = 0
+
+    def written(self) -> list[tuple[int, str]]:
+        """``(bar, role)`` in writing order; role ``body``, ``ending1`` or ``ending2``."""
+        out = []
+        for part in self.parts:
+            body = part.length - part.ending
+            out += [(part.start + i, "body") for i in range(body)]
+            out += [(part.start + body + i, "ending1") for i in range(part.ending)]
+            if part.ending:
+                out += [(part.start + 2 * part.length - part.ending + i, "ending2")
+                        for i in range(part.ending)]
+        return out
+
+    def played(self) -> list[int]:
+        """The bars in playing order (a repeated part's bars twice: `Part.played`)."""
+        return [bar for part in self.parts for bar in part.played()]
+
+
+PART_LENGTHS = (16, 12, 8, 4)  # bars of a part, tried in this order
+
+
+def _bars_equal(tune: Tune, a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return (a[1] - a[0] == b[1] - b[0] and tune.positions[a[0]] == tune.positions[b[0]]
+            and np.array_equal(tune.melody[a[0]:a[1]], tune.melody[b[0]:b[1]])
+            and np.array_equal(tune.chords[a[0]:a[1]], tune.chords[b[0]:b[1]])
+            and np.array_equal(tune.meter_ids[a[0]:a[1]], tune.meter_ids[b[0]:b[1]]))
+
+
+def _repeat_at(tune: Tune, bars: list[tuple[int, int]], i: int) -> Part | None:
+    """A part repeated from bar ``i``: the next ``L`` bars equal the ``L`` before, or all but
+    the last ``k <= L/4`` of them (first and second endings). None if there is none."""
+    for length in PART_LENGTHS:
+        if i + 2 * length > len(bars):
+            continue
+        same = 0
+        while same < length and _bars_equal(tune, bars[i + same], bars[i + length + same]):
+            same += 1
+        for ending in range(length - same, max(1, length // 4) + 1):
+            body = length - ending
+            # No note may be held into a bar the player jumps to, or out of one it jumps from.
+            joints = [bars[j][0] if j < len(bars) else len(tune)
+                      for j in (i, i + length, i + body, i + length + body)]
+            if body > 0 and all(s >= len(tune) or tune.melody[s] != HOLD for s in joints):
+                return Part(i, length, True, ending)
+    return None
+
+
+def find_repeats(tune: Tune) -> Form:
+    """The tune's written form, found from its content: a pickup (the first bar starts with
+    at least half a bar of silence) and parts played twice (`Part`), straight bars between.
+
+    Works on real and generated tunes alike: a part is repeated when the next 16, 12, 8 or 4 bars
+    equal it, or equal it except for their last bar(s) (first and second endings). A tune
+    without repeats is written straight. Explained in notebook 04.
+    """
+    bars = tune.bars()
+    pickup = 0
+    if len(bars) >= 2:
+        start, end = bars[0]
+        sounding = np.nonzero((tune.melody[start:end] != music.REST)
+                              | (tune.chords[start:end] != NO_CHORD))[0]
+        silence = int(sounding[0]) if len(sounding) else end - start
+        if 2 * silence >= end - start and silence < end - start:
+            pickup = silence
+            bars[0] = (start + silence, end)
+    parts: list[Part] = []
+    i = 1 if pickup else 0
+    if pickup:
+        parts.append(Part(0, 1))
+    while i < len(bars):
+        part = _repeat_at(tune, bars, i)
+        if part is None:
+            if parts and not parts[-1].repeat:
+                parts[-1] = Part(parts[-1].start, parts[-1].length + 1)
+            else:
+                parts.append(Part(i, 1))
+            i += 1
+        else:
+            parts.append(part)
+            i += 2 * part.length
+    return Form(bars, parts, pickup)
+
+
 # --- ABC notation ----------------------------------------------------------------------------
-# Key signatures as a count of sharps (> 0) or flats (< 0), for every key `music.KEY_NAMES` holds.
-_FIFTHS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7,
-           "F": -1, "Bb": -2, "Eb": -3, "Ab": -4, "Db": -5, "Gb": -6}
-_FIFTHS.update({k + "m": v - 3 for k, v in _FIFTHS.items()})
-_FIFTHS.update({"G#m": 5, "D#m": 6, "A#m": 7, "Ebm": -6})
 _LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _LENGTHS = (24, 16, 12, 8, 6, 4, 3, 2, 1)  # note values written without tuplets (in 16ths)
+GCHORD_OFF, GCHORD_ON = "[I:MIDI=gchordoff]", "[I:MIDI=gchordon]"  # abc2midi: stop/resume chords
 
 
 def key_signature(key: str) -> dict[str, int]:
     """The alteration (+1 sharp, -1 flat, 0) the key signature gives each letter A..G
     (used for ABC notation, notebook 04)."""
-    fifths = _FIFTHS[key]
+    fifths = music.key_fifths(key)
     order = "FCGDAEB" if fifths >= 0 else "BEADGCF"
     altered = set(order[:abs(fifths)])
     return {letter: (1 if fifths > 0 else -1) if letter in altered else 0 for letter in _LETTER_PC}
@@ -129,7 +379,7 @@ def spell(pitch: int, key: str) -> tuple[str, int, int]:
     pc = pitch % 12
     options = [(l, a) for l, a in signature.items() if (_LETTER_PC[l] + a) % 12 == pc]
     if not options:
-        sharp = _FIFTHS[key] >= 0
+        sharp = music.key_fifths(key) >= 0
         options = [(l, 0) for l, p in _LETTER_PC.items() if p == pc]
         options += [(l, 1 if sharp else -1) for l, p in _LETTER_PC.items()
                     if (p + (1 if sharp else -1)) % 12 == pc]
@@ -155,7 +405,7 @@ def _lengths(steps: int) -> list[int]:
 
 
 def _beat(meter: str) -> int:
-    """Steps per beat, for beaming: a dotted quarter in 6/8-like meters, else the denominator."""
+    """Steps per beam group: a dotted quarter in 6/8-like meters, else the denominator."""
     num, den = (int(x) for x in meter.split("/"))
     if den == 8 and num % 3 == 0 and num > 3:
         return 6
@@ -181,86 +431,218 @@ class _Bar:
         return text
 
 
-def _chord_symbol(chord: int) -> str:
-    return '"^N.C."' if chord == NO_CHORD else f'"{music.chord_name(chord)}"'
+def _chord_change(tune: Tune, step: int, before: set[int], off: bool) -> tuple[str, bool]:
+    """What to write at ``step`` when the chord in effect may be one of ``before`` (and
+    abc2midi's accompaniment may be ``off``): nothing, a chord symbol (switching the
+    accompaniment on again if needed), or "N.C." switching it off. Also the new ``off``."""
+    chord = int(tune.chords[step])
+    if before <= {chord}:
+        return "", off
+    if chord == NO_CHORD:
+        return ('"^N.C."' + GCHORD_OFF, True) if before - {NO_CHORD} else ("", off)
+    return (GCHORD_ON if off else "") + f'"{music.chord_name(chord)}"', False
 
 
-def _segments(tune: Tune) -> list[tuple[int, int, int | None, bool]]:
-    """The tune cut at bar lines, chord changes and note boundaries:
-    ``(start, end, pitch or None for a rest, tied to the next segment)``."""
-    cuts = set(_bar_starts(tune)) | {s for s, _, _ in _chord_changes(tune)} | {len(tune)}
-    notes = {start: (end, pitch) for start, end, pitch in music.melody_notes(tune.melody)}
-    out: list[tuple[int, int, int | None, bool]] = []
-    step = 0
-    while step < len(tune):
-        if step in notes:
-            end, pitch = notes[step]
-            bounds = sorted(c for c in cuts if step < c < end) + [end]
-            for a, b in zip([step] + bounds[:-1], bounds):
-                out.append((a, b, pitch, b < end))
-            step = end
-        else:
-            end = step + 1
-            while end < len(tune) and end not in notes and end not in cuts:
-                end += 1
-            out.append((step, end, None, False))
-            step = end
-    return out
+def _ends_without_chords(tune: Tune, start: int, end: int, before: set[int], off: bool) -> bool:
+    """Whether abc2midi's chords may be switched off at the end of the bar."""
+    chords = tune.chords[start:end]
+    if np.any(chords != NO_CHORD):
+        return bool(chords[-1] == NO_CHORD)
+    return off or bool(before - {NO_CHORD})
 
 
-def tune_to_abc(tune: Tune, title: str | None = None, bpm: float = 120.0) -> str:
-    """The tune in ABC notation (16th-note unit, chord symbols, meter changes, ties).
-
-    Every accidental the key signature does not give is written out (with ``=`` naturals), and
-    repeated on later notes of that letter in the bar. Notes held over a bar line or a chord
-    change are split and tied (``-``). Explained in notebook 04.
-    """
-    if tune.key not in _FIFTHS:
-        raise FolkRNNError(f"the key {tune.key!r} has no ABC key signature: use music.key_name")
-    positions, chords = tune.positions, tune.chords
-    meter_at = dict(tune.meters)
-    meter = tune.meters[0][1]
-    header = ["X:1", f"T:{title or tune.name or 'folkrnn tune'}", f"M:{meter}", "L:1/16",
-              f"Q:1/4={round(bpm)}", f"K:{tune.key}"]
-    body, bar, line_start, chord = "", _Bar(tune.key), 0, NO_CHORD
-    for start, end, pitch, tied in _segments(tune):
-        parts = _lengths(end - start)
-        step = start
+def _abc_bar(tune: Tune, start: int, end: int, key: str, chords_before: set[int],
+             off: bool) -> str:
+    """One bar's notes, cut at chord changes; notes held over the bar line end with a tie."""
+    positions, melody = tune.positions, tune.melody
+    meter = tune.meters[int(np.searchsorted([s for s, _ in tune.meters], start, "right")) - 1][1]
+    pitches: dict[int, int] = {}  # the pitch sounding at each step of the bar
+    for note_start, note_end, pitch in music.melody_notes(melody[:end]):
+        for s in range(max(note_start, start), min(note_end, end)):
+            pitches[s] = pitch
+    bar, text, step = _Bar(key), "", start
+    while step < end:
+        stop = step + 1
+        while (stop < end and tune.chords[stop] == tune.chords[step]
+               and pitches.get(stop) == pitches.get(step) and melody[stop] < music.ONSET):
+            stop += 1
+        pitch = pitches.get(step)
+        tied = pitch is not None and stop < len(tune) and melody[stop] == HOLD
+        parts = _lengths(stop - step)
         for i, length in enumerate(parts):
-            if step > 0 and positions[step] == 0:  # a new bar
-                line_bars = int(np.sum(positions[line_start:step] == 0))
-                if line_bars >= 4 or step - line_start >= 64:  # 4 bars (3 long ones) a line
-                    body, line_start = body + " |\n", step
-                else:
-                    body += " | "
-                bar = _Bar(tune.key)
-                if step in meter_at:
-                    meter = meter_at[step]
-                    body += f"[M:{meter}] "
-            elif step > 0 and positions[step] % _beat(meter) == 0:
-                body += " "  # a space breaks the beam at each beat
-            if chords[step] != chord:
-                chord = int(chords[step])
-                body += _chord_symbol(chord)
-            body += "z" if pitch is None else bar.note(pitch, tune.key)
-            body += str(length) if length > 1 else ""
+            if step > start and positions[step] % _beat(meter) == 0:
+                text += " "  # a space breaks the beam at each beat
+            if i == 0:
+                before = chords_before if step == start else {int(tune.chords[step - 1])}
+                change, off = _chord_change(tune, step, before, off)
+                text += change
+            text += "z" if pitch is None else bar.note(pitch, key)
+            text += str(length) if length > 1 else ""
             if pitch is not None and (tied or i < len(parts) - 1):
-                body += "-"
+                text += "-"
             step += length
-    if len(tune):  # complete the last bar with rests (as sheet music and abc2midi expect)
-        missing = music.steps_per_bar(meter) - 1 - int(positions[-1])
-        body += "".join(f" z{n}" if n > 1 else " z" for n in _lengths(missing))
-    return "\n".join(header) + "\n" + body.rstrip() + " |]\n"
+    return text
+
+
+def _bar_line(before: str, after: str) -> str:
+    """The bar line between a bar ending as ``before`` and one starting as ``after``."""
+    close = ":|" if before == "repeat" else "|"
+    if after == "start":
+        return ":|:" if close == ":|" else "|:"
+    if after == "ending1":
+        return "|[1"
+    if after == "ending2":
+        return ":|[2"
+    return close
+
+
+def tune_to_abc(tune: Tune, title: str | None = None, bpm: float | None = None) -> str:
+    """The tune in ABC notation as a folk musician writes it. Explained in notebook 04.
+
+    Pickup bar, repeated parts as ``|: … :|`` with ``[1``/``[2`` endings (`find_repeats`),
+    16th-note unit, chord symbols, meter changes, ties, tempo ``Q:`` from `tempo`. Every
+    accidental the key signature does not give is written out (with ``=`` naturals), and
+    repeated on later notes of that letter in the bar. Notes held over a bar line or a chord
+    change are split and tied (``-``). The last bar is completed with rests.
+    """
+    if tune.key not in music.KEY_FIFTHS:
+        raise FolkRNNError(f"the key {tune.key!r} has no ABC key signature: use music.key_name")
+    form = find_repeats(tune)
+    meters = tune.meter_ids
+    header = ["X:1", f"T:{title or tune.name or 'folkrnn tune'}", f"M:{tune.meters[0][1]}",
+              "L:1/16", f"Q:{tune_tempo(tune, bpm).abc}", f"K:{tune.key}"]
+    played = form.played()
+    before: dict[int, set[int]] = {}  # bar -> the bars played just before it
+    for previous, bar in zip(played, played[1:]):
+        before.setdefault(bar, set()).add(previous)
+    chords_before: dict[int, set[int]] = {  # bar -> the chords that may sound as it starts
+        bar: {int(tune.chords[form.bars[b][1] - 1]) for b in before.get(bar, ())}
+        | ({NO_CHORD} if bar == played[0] else set()) for bar in played}
+    off_after = dict.fromkeys(played, False)  # may abc2midi's chords be off after a bar?
+    changed = True
+    while changed:  # only ever turns False to True, so it ends
+        changed = False
+        for bar in played:
+            off = any(off_after[b] for b in before.get(bar, ()))
+            if _ends_without_chords(tune, *form.bars[bar], chords_before[bar], off) > off_after[bar]:
+                off_after[bar] = changed = True
+    off_before = {bar: any(off_after[b] for b in before.get(bar, ())) for bar in played}
+    repeat_starts = {p.start for p in form.parts if p.repeat}
+    repeat_ends = {p.start + p.length - 1 for p in form.parts if p.repeat}
+    first_endings = {p.start + p.length - p.ending: "ending1" for p in form.parts if p.ending}
+    first_endings.update({p.start + 2 * p.length - p.ending: "ending2"
+                          for p in form.parts if p.ending})
+    lines, line, line_bars, line_steps, previous = [], "", 0, 0, -1
+    for index, (bar, _) in enumerate(form.written()):
+        start, end = form.bars[bar]
+        opening = "start" if bar in repeat_starts else first_endings.get(bar, "")
+        if index:
+            ending = "repeat" if previous in repeat_ends else ""
+            token = _bar_line(ending, opening)
+            breaks = ((opening == "start" or ending == "repeat" or line_bars >= 4
+                       or line_steps >= 64) and opening not in ("ending1", "ending2")
+                      and line_bars > 0)
+            if breaks and token in ("|:", ":|:"):
+                lines.append(line + (" :|" if token == ":|:" else ""))
+                line, line_bars, line_steps = "|: ", 0, 0
+            elif breaks:
+                lines.append(line + " " + token)
+                line, line_bars, line_steps = "", 0, 0
+            else:
+                line += f" {token} "
+        elif opening == "start":
+            line = "|: "
+        new_meter = {int(meters[form.bars[b][1] - 1]) for b in before.get(bar, ())}
+        if new_meter - {int(meters[start])}:
+            line += f"[M:{music.METERS[meters[start]]}] "
+        line += _abc_bar(tune, start, end, tune.key, chords_before[bar], off_before[bar])
+        line_bars, line_steps = line_bars + (bar > 0 or not form.pickup), line_steps + end - start
+        previous = bar
+    if form.bars:  # complete the last bar with rests (as sheet music and abc2midi expect)
+        start, end = form.bars[previous]
+        missing = music.steps_per_bar(music.METERS[meters[start]]) - (end - start)
+        line += "".join(f" z{n}" if n > 1 else " z" for n in _lengths(missing))
+        line += " :|" if previous in repeat_ends else " |]"
+    lines.append(line)
+    body = "\n".join(l.strip() for l in lines if l.strip())
+    return "\n".join(header) + "\n" + body + "\n"
 
 
 # --- sheet music -----------------------------------------------------------------------------
+def verovio_available() -> bool:
+    """True when the ``verovio`` wheel (the default engraver) can be imported."""
+    try:
+        import verovio  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def abcm2ps_available() -> bool:
+    """True when the ``abcm2ps`` program is installed (and not hidden by
+    ``FOLKRNN_NO_SYSTEM_TOOLS=1``)."""
+    return not _system_tools_hidden() and shutil.which("abcm2ps") is not None
+
+
+def engraver() -> str:
+    """The engraver `sheet_music` uses by default: ``verovio``, else ``abcm2ps``, else ``abc``
+    (the ABC text)."""
+    if verovio_available():
+        return "verovio"
+    return "abcm2ps" if abcm2ps_available() else "abc"
+
+
+def _mei_endings(mei: str, endings: list[tuple[int, int, str]]) -> str:
+    """Wrap measures ``first..last`` (0-based) of verovio's MEI in ``<ending n=…>`` elements:
+    verovio's ABC reader keeps ``|:`` and ``:|`` but drops ``[1``/``[2``."""
+    namespace = "http://www.music-encoding.org/ns/mei"
+    ET.register_namespace("", namespace)
+    ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
+    root = ET.fromstring(mei)
+    section = root.find(f".//{{{namespace}}}section")
+    if section is None:
+        return mei
+    measures = [m for m in section if m.tag == f"{{{namespace}}}measure"]
+    for first, last, number in sorted(endings, reverse=True):
+        if last >= len(measures):
+            continue
+        wrapped = measures[first:last + 1]
+        ending = ET.Element(f"{{{namespace}}}ending", {"n": number, "label": f"{number}."})
+        index = list(section).index(wrapped[0])
+        for measure in wrapped:
+            section.remove(measure)
+            ending.append(measure)
+        section.insert(index, ending)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+def abc_to_svg_verovio(abc: str, endings: list[tuple[int, int, str]] = (),
+                       width: int = 2100) -> str:
+    """Engrave ABC text with verovio: one SVG (chord symbols, repeats; ``endings`` as
+    ``(first measure, last measure, "1")`` become volta brackets). Used by `sheet_music`."""
+    import verovio
+
+    verovio.enableLog(verovio.LOG_OFF)  # not its notes on ABC features it ignores (Q:)
+    toolkit = verovio.toolkit()
+    options = {"pageWidth": width, "pageHeight": 60000, "adjustPageHeight": True, "scale": 40,
+               "footer": "none", "breaks": "auto", "pageMarginTop": 20, "pageMarginBottom": 20}
+    toolkit.setOptions({**options, "inputFrom": "abc"})
+    if not toolkit.loadData(abc):
+        raise FolkRNNError(f"verovio could not read the ABC text: {toolkit.getLog()[-300:]}")
+    if endings:
+        toolkit.setOptions({**options, "inputFrom": "mei"})
+        toolkit.loadData(_mei_endings(toolkit.getMEI(), list(endings)))
+    return toolkit.renderToSVG(1)
+
+
 def abc_to_svg(abc: str) -> list[str]:
     """Engrave ABC text with ``abcm2ps``; the SVG text of each image (FolkRNNError if it fails).
 
     One tight image (``-g``) for most tunes; very long tunes overflow abcm2ps's buffer there, so
-    they are laid out as pages (``-v``) instead. Used by `sheet_music` (notebooks 01 and 04).
+    they are laid out as pages (``-v``) instead. Used by `sheet_music` with
+    ``engraver="abcm2ps"``.
     """
-    if shutil.which("abcm2ps") is None:
+    if not abcm2ps_available():
         raise FolkRNNError("abcm2ps is not installed: apt-get install abcm2ps "
                            "(or make system-deps)")
     with tempfile.TemporaryDirectory() as folder:
@@ -275,37 +657,104 @@ def abc_to_svg(abc: str) -> list[str]:
         raise FolkRNNError(f"abcm2ps could not engrave the tune: {result.stderr.strip()[-300:]}")
 
 
-def sheet_music(tune: Tune, title: str | None = None, bpm: float = 120.0):
-    """Sheet music to show inline (IPython ``SVG``) via abcm2ps; without abcm2ps, the ABC text
-    (with a one-line hint how to install it). Explained in notebooks 01 and 04."""
+def _measure_endings(form: Form) -> list[tuple[int, int, str]]:
+    """``(first, last, "1"/"2")`` measure numbers (in writing order) of every ending."""
+    out, written = [], form.written()
+    for role, number in (("ending1", "1"), ("ending2", "2")):
+        run: list[int] = []
+        for index, (_, r) in enumerate(written + [(-1, "")]):
+            if r == role and (not run or run[-1] == index - 1):
+                run.append(index)
+            elif run:
+                out.append((run[0], run[-1], number))
+                run = [index] if r == role else []
+    return out
+
+
+def sheet_music(tune: Tune, title: str | None = None, bpm: float | None = None, *,
+                engraver_name: str | None = None):
+    """Sheet music to show inline: an IPython ``SVG`` from verovio (or ``engraver_name=
+    "abcm2ps"``); the ABC text if neither is available. Explained in notebooks 01 and 04."""
     from IPython.display import HTML, SVG, Pretty
 
     abc = tune_to_abc(tune, title=title, bpm=bpm)
-    if shutil.which("abcm2ps") is None:
-        print("no abcm2ps, so here is the ABC text: apt-get install abcm2ps (or make system-deps) "
-              "to see sheet music")
-        return Pretty(abc)
-    pages = abc_to_svg(abc)
-    return SVG(pages[0]) if len(pages) == 1 else HTML("".join(pages))
+    name = engraver_name or engraver()
+    if name == "verovio":
+        return SVG(abc_to_svg_verovio(abc, _measure_endings(find_repeats(tune))))
+    if name == "abcm2ps" and abcm2ps_available():
+        pages = abc_to_svg(abc)
+        return SVG(pages[0]) if len(pages) == 1 else HTML("".join(pages))
+    print("no engraver, so here is the ABC text: pip install verovio to see sheet music")
+    return Pretty(abc)
 
 
 # --- saving ----------------------------------------------------------------------------------
 def save_tune(tune: Tune, midi: str | Path | None = None, abc: str | Path | None = None,
-              wav: str | Path | None = None, bpm: float = 120.0,
+              wav: str | Path | None = None, bpm: float | None = None,
               title: str | None = None) -> list[Path]:
-    """Write the tune as MIDI, ABC and/or WAV (each file atomically, folders created).
+    """Write the tune as MIDI, ABC and/or WAV (each file atomically, folders created), at the
+    tempo of `tempo` (``bpm`` beats a minute, by default from the meter).
 
     Returns the paths written. Used by ``folkrnn generate``; explained in notebook 04.
     """
-    if not bpm > 0:
-        raise FolkRNNError(f"bpm={bpm} must be greater than 0, e.g. 120")
+    pace = tune_tempo(tune, bpm)
     written = []
     if midi is not None:
-        data = music.midi_bytes(music.tune_to_midi(tune, bpm=bpm))
+        data = music.midi_bytes(music.tune_to_midi(tune, bpm=pace.quarter_bpm))
         written.append(write_atomic(Path(midi), lambda tmp: Path(tmp).write_bytes(data)))
     if abc is not None:
-        text = tune_to_abc(tune, title=title, bpm=bpm)
+        text = tune_to_abc(tune, title=title, bpm=pace.bpm)
         written.append(write_atomic(Path(abc), lambda tmp: Path(tmp).write_text(text)))
     if wav is not None:
-        written.append(write_wav(tune, wav, bpm))
+        written.append(write_wav(tune, wav, pace.bpm))
     return written
+
+
+# --- what is in use --------------------------------------------------------------------------
+def backends_report() -> str:
+    """Which synthesizer and engraver are in use, why, and how to get better ones (the text
+    of ``folkrnn doctor``)."""
+    hidden = _system_tools_hidden()
+
+    def system(present: bool) -> str:
+        return ("hidden by FOLKRNN_NO_SYSTEM_TOOLS=1" if hidden
+                else "installed" if present else "not installed")
+
+    lines = []
+    synth = synthesizer()
+    if synth == "midirenderer":
+        lines.append(f"audio: midirenderer with {SOUNDFONT.name} (pip wheel): fiddle and guitar")
+        lines.append(f"  FluidSynth: {system(fluidsynth_available())}; not needed: it plays the "
+                     "same SoundFont, measured alike and slower (BENCHMARKS.md)")
+    elif synth == "fluidsynth":
+        lines.append(f"audio: FluidSynth (system library) with {SOUNDFONT.name}: midirenderer "
+                     "is not installed")
+        lines.append("  pip install midirenderer  for the same sound without a system library")
+    else:
+        lines.append("audio: sine waves: no SoundFont synthesizer found "
+                     f"(midirenderer not installed, FluidSynth {system(False)})")
+        lines.append("  better: pip install midirenderer  (or pip install pyfluidsynth and "
+                     "apt-get install libfluidsynth3)")
+    name = engraver()
+    if name == "verovio":
+        lines.append("sheet music: verovio (pip wheel): SVG with chord symbols and repeats")
+        lines.append(f"  abcm2ps: {system(abcm2ps_available())}; optional: "
+                     "sheet_music(tune, engraver_name='abcm2ps')")
+    elif name == "abcm2ps":
+        lines.append("sheet music: abcm2ps (system program): verovio is not installed")
+        lines.append("  pip install verovio  for the default engraver (volta brackets)")
+    else:
+        lines.append("sheet music: none, the ABC text is shown (verovio not installed, "
+                     f"abcm2ps {system(False)})")
+        lines.append("  better: pip install verovio")
+    try:
+        import soundfile
+
+        codecs = [f for f in ("MP3", "OGG") if f in soundfile.available_formats()]
+        lines.append(f"notebook audio: {codecs[0] if codecs else 'WAV'} (soundfile "
+                     f"{soundfile.__version__}, libsndfile {soundfile.__libsndfile_version__})")
+    except (ImportError, OSError):
+        lines.append("notebook audio: WAV, 10x larger: pip install soundfile for MP3")
+    abc2midi = shutil.which("abc2midi") is not None
+    lines.append(f"abc2midi (used by the tests only): {'installed' if abc2midi else 'not installed'}")
+    return "\n".join(lines)

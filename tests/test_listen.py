@@ -1,10 +1,12 @@
-"""Piano roll, audio, ABC notation, sheet music and saving (folkrnn.listen)."""
+"""Tempo, audio, ABC notation with repeats, sheet music and saving (folkrnn.listen)."""
 from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
+import sys
 import wave
 import zipfile
 from pathlib import Path
@@ -56,14 +58,110 @@ def hand_built() -> Tune:
 
 
 def abc_round_trip(tune: Tune, tmp_path: Path) -> Tune:
-    """ABC of the tune → abc2midi → MIDI → Tune (melody only)."""
+    """ABC of the tune → abc2midi (which plays the repeats) → MIDI → Tune, shifted back by the
+    pickup's dropped silence so that its steps line up with the tune's.
+
+    abc2midi is told to strike the chord on every 16th note (``%%MIDI gchord ccc…`` for each
+    meter), so its chord track can be compared step by step with ours.
+    """
     source, midi = tmp_path / "tune.abc", tmp_path / "tune.mid"
-    source.write_text(listen.tune_to_abc(tune))
+
+    def strum(meter: str) -> str:
+        return "c" * music.steps_per_bar(meter)
+
+    abc = listen.tune_to_abc(tune)
+    abc = abc.replace("\nK:", f"\n%%MIDI gchord {strum(tune.meters[0][1])}\nK:", 1)
+    abc = re.sub(r"\[M:(\d+/\d+)\]", lambda m: f"{m[0]}[I:MIDI=gchord {strum(m[1])}]", abc)
+    source.write_text(abc)
     result = subprocess.run(["abc2midi", str(source), "-o", str(midi)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Error" not in result.stdout + result.stderr, result.stdout + result.stderr
-    return music.read_tune(midi, require_chords=False)
+    back = music.read_tune(midi, require_chords=False)
+    pickup = listen.find_repeats(tune).pickup
+    silence = np.zeros(pickup, dtype=back.melody.dtype)
+    return Tune(np.concatenate([silence, back.melody]), np.concatenate([silence, back.chords]),
+                back.meters, back.key, back.name)
+
+
+def assert_same_music(back: Tune, tune: Tune) -> None:
+    """Same notes (pitch, onset, duration) and the same chord on every step of the tune."""
+    assert music.melody_notes(back.melody) == music.melody_notes(tune.melody)
+    assert len(back) >= len(tune)
+    different = np.nonzero(back.chords[:len(tune)] != tune.chords)[0]
+    assert len(different) == 0, f"chords differ from step {different[:1]}"
+
+
+def assert_expands_to(form: listen.Form, tune: Tune) -> None:
+    """Playing the form's bars in order gives back the tune (after the pickup's silence)."""
+    for events in (tune.melody, tune.chords):
+        played = np.concatenate([events[a:b] for a, b in (form.bars[i] for i in form.played())])
+        assert np.array_equal(played, events[form.pickup:])
+
+
+def random_tune(rng: np.random.Generator, bars: int, meter: str = "4/4", key: str = "G",
+                no_chord: float = 0.0) -> Tune:
+    """Random notes and a chord per half bar (no chord with probability ``no_chord``)."""
+    length = bars * music.steps_per_bar(meter)
+    spec, total = [], 0
+    while total < length:
+        size = min(int(rng.choice([1, 2, 2, 4, 4, 6, 8])), length - total)
+        spec.append((int(rng.integers(60, 80)) if rng.random() > 0.1 else None, size))
+        total += size
+    half = music.steps_per_bar(meter) // 2
+    chords = rng.integers(1, music.CHORD_SIZE, length // half + 1)
+    chords[rng.random(len(chords)) < no_chord] = music.NO_CHORD
+    melody = notes(*spec)
+    return Tune(melody, np.repeat(chords, half)[:length], [(0, meter)], key, "random")
+
+
+def joined(*tunes: Tune) -> Tune:
+    """Tunes played one after another (the first one's meter and key)."""
+    return Tune(np.concatenate([t.melody for t in tunes]),
+                np.concatenate([t.chords for t in tunes]), tunes[0].meters, tunes[0].key, "joined")
+
+
+def aabb(rng: np.random.Generator, bars: int = 8, meter: str = "4/4", pickup: int = 0,
+         endings: bool = True, no_chord: float = 0.0) -> Tune:
+    """A tune made as AABB: each part played twice, the second time with its own last bar
+    (if ``endings``), after an optional pickup of ``pickup`` steps. Random bars, no note held
+    over a bar line (a part the player jumps back to cannot start by holding a note)."""
+    spb = music.steps_per_bar(meter)
+    parts = []
+    for _ in range(2):
+        body = joined(*(random_tune(rng, 1, meter, no_chord=no_chord) for _ in range(bars)))
+        again = joined(body.slice(0, (bars - 1) * spb), random_tune(rng, 1, meter))
+        parts += [body, again if endings else body]
+    tune = joined(*parts)
+    if pickup:
+        lead = notes((None, spb - pickup), (int(rng.integers(60, 80)), pickup))
+        tune = joined(Tune(lead, np.zeros(spb), [(0, meter)]), tune)
+    return music.normalise(tune)
+
+
+# --- tempo -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("meter, beat, bpm, quarter_bpm, abc", [
+    ("6/8", 6, 110, 165, "3/8=110"),  # a jig: 110 dotted quarters, not 110 quarters
+    ("9/8", 6, 110, 165, "3/8=110"),  # a slip jig
+    ("4/4", 4, 120, 120, "1/4=120"),  # a reel
+    ("3/4", 4, 120, 120, "1/4=120"),  # a waltz
+    ("2/2", 8, 100, 200, "1/2=100"),
+])
+def test_the_default_tempo_suits_the_meter(meter, beat, bpm, quarter_bpm, abc):
+    pace = listen.tempo(meter)
+    assert (pace.beat, pace.bpm, pace.quarter_bpm, pace.abc) == (beat, bpm, quarter_bpm, abc)
+    assert listen.tempo(meter, 90).bpm == 90
+
+
+def test_a_jig_is_written_and_played_at_its_tempo(tmp_path):
+    jig = real_tune("jigs1")
+    assert "\nQ:3/8=110\n" in listen.tune_to_abc(jig)
+    listen.save_tune(jig, midi=tmp_path / "jig.mid", abc=tmp_path / "jig.abc", bpm=100)
+    import pretty_midi
+
+    _, tempi = pretty_midi.PrettyMIDI(str(tmp_path / "jig.mid")).get_tempo_changes()
+    assert tempi[0] == pytest.approx(150)  # 100 dotted quarters = 150 quarters a minute
+    assert "Q:3/8=100" in (tmp_path / "jig.abc").read_text()
 
 
 # --- ABC -------------------------------------------------------------------------------------
@@ -91,7 +189,7 @@ def test_key_signatures_have_the_right_number_of_accidentals():
     assert sum(listen.key_signature("D").values()) == 2
     assert sum(listen.key_signature("Gm").values()) == -2
     assert listen.key_signature("Em") == listen.key_signature("G")
-    assert all(k in listen._FIFTHS for k in music.KEY_NAMES)
+    assert all(k in music.KEY_FIFTHS for k in music.KEY_NAMES)
 
 
 def test_meter_changes_and_octaves_in_abc():
@@ -101,21 +199,117 @@ def test_meter_changes_and_octaves_in_abc():
     assert body.strip() == "G,4 C4 c4 c'4 | [M:6/8] e'6 z6 |]"
 
 
+def test_a_tune_in_aabb_form_is_written_with_repeats_endings_and_a_pickup():
+    """Two 4-bar parts, each played twice with a different last bar, after a quarter-note
+    pickup: written once each, as |: … |[1 … :|[2 … |."""
+    a, a1, a2 = (67, 16), (69, 16), (71, 16)  # one whole note per bar
+    b, b1, b2 = (72, 16), (74, 16), (76, 16)
+    spec = ([(None, 12), (62, 4)] + [a] * 3 + [a1] + [a] * 3 + [a2]
+            + [b] * 3 + [b1] + [b] * 3 + [b2])
+    melody = notes(*spec)
+    chords = np.full(len(melody), parse_chord("G"))
+    chords[:16] = music.NO_CHORD
+    tune = Tune(melody, chords, [(0, "4/4")], "G", "aabb")
+    form = listen.find_repeats(tune)
+    assert form.pickup == 12
+    assert form.parts == [listen.Part(0, 1), listen.Part(1, 4, True, 1), listen.Part(9, 4, True, 1)]
+    assert form.played() == [0, 1, 2, 3, 4, 1, 2, 3, 8, 9, 10, 11, 12, 9, 10, 11, 16]
+    assert_expands_to(form, tune)
+    body = listen.tune_to_abc(tune).split("K:G\n")[1]
+    assert body.strip() == (
+        'D4 |: "G"G16 | G16 | G16 |[1 A16 :|[2 B16\n'
+        "|: c16 | c16 | c16 |[1 d16 :|[2 e16 |]")
+
+
+def test_a_part_played_twice_the_same_has_no_endings():
+    rng = np.random.default_rng(1)
+    tune = aabb(rng, bars=8, meter="6/8", endings=False)
+    form = listen.find_repeats(tune)
+    assert [(p.length, p.repeat, p.ending) for p in form.parts] == [(8, True, 0), (8, True, 0)]
+    abc = listen.tune_to_abc(tune)
+    assert abc.count("|:") == 2 and abc.count(":|") == 2 and "[1" not in abc
+
+
+def test_a_tune_without_repeats_is_written_straight():
+    tune = random_tune(np.random.default_rng(2), bars=16)
+    form = listen.find_repeats(tune)
+    assert not any(p.repeat for p in form.parts) and form.pickup == 0
+    abc = listen.tune_to_abc(tune)
+    assert ":" not in abc.split("K:G\n")[1].replace('"', "")
+    assert abc.count(" | ") + abc.count(" |\n") == 15  # 16 bars
+
+
+def test_a_note_held_into_a_repeated_part_is_not_folded(tmp_path):
+    """Two equal 4-bar parts that both start by holding the note before them: a player
+    jumping back could not hold it, so the tune is written straight (and still plays right)."""
+    part = np.concatenate([[HOLD] * 4, notes((64, 12), (65, 16), (67, 16), (69, 16))])
+    melody = np.concatenate([notes((None, 12), (62, 4)), part, part, notes((67, 16))])
+    chords = np.full(len(melody), parse_chord("C"))
+    chords[:12] = music.NO_CHORD
+    tune = Tune(melody, chords, [(0, "4/4")], "C", "held")
+    form = listen.find_repeats(tune)
+    assert form.pickup == 12 and not any(p.repeat for p in form.parts)
+    assert_expands_to(form, tune)
+    if shutil.which("abc2midi"):
+        assert_same_music(abc_round_trip(tune, tmp_path), tune)
+
+
+@pytest.mark.parametrize("name, repeats", [
+    ("jigs1", 2),  # pickup, two parts with first and second endings
+    ("ashover1", 2),  # meter changes (3/4, 2/4) inside repeated parts
+    ("hpps16", 1),  # a hornpipe
+    ("slip1", 2),  # 9/8
+    ("morris1", 3),
+    ("playford1", 2),
+    ("reelsa-c54", 2),  # no chord at the start of a repeated part
+    ("reelsa-c11", 0),  # no repeats: written straight
+])
+def test_abc2midi_plays_the_repeats_as_our_midi_does(name, repeats, tmp_path):
+    """abc2midi's expansion of the ABC gives the same notes (pitches, onsets, durations) and
+    chords as music.tune_to_midi, for real tunes with and without repeats."""
+    require_tool("abc2midi")
+    tune = real_tune(name)
+    assert sum(p.repeat for p in listen.find_repeats(tune).parts) == repeats
+    written = listen.tune_to_abc(tune)
+    assert written.count("|:") == repeats
+    assert len(music.melody_notes(tune.melody)) > 50
+    assert_same_music(abc_round_trip(tune, tmp_path), tune)
+
+
+@pytest.mark.parametrize("seed, meter, pickup, endings", [
+    (0, "4/4", 0, True), (1, "6/8", 2, True), (2, "3/4", 4, False), (3, "9/8", 0, True),
+    (4, "2/4", 2, False),
+])
+def test_abc2midi_plays_generated_aabb_tunes_as_our_midi_does(seed, meter, pickup, endings,
+                                                               tmp_path):
+    """Random AABB tunes (as the form model makes them), some chords missing mid-tune."""
+    require_tool("abc2midi")
+    tune = aabb(np.random.default_rng(seed), 8, meter, pickup, endings, no_chord=0.15)
+    form = listen.find_repeats(tune)
+    assert sum(p.repeat for p in form.parts) == 2 and form.pickup == (
+        music.steps_per_bar(meter) - pickup if pickup else 0)
+    assert_expands_to(form, tune)
+    assert_same_music(abc_round_trip(tune, tmp_path), tune)
+
+
+def test_bars_without_chords_silence_abc2midis_chords(tmp_path):
+    """A chord, four bars without one (N.C. switches abc2midi's chords off), a chord again,
+    in a part played twice."""
+    require_tool("abc2midi")
+    melody = notes(*[(60 + i, 8) for i in range(8)])
+    chords = np.repeat([parse_chord(c) for c in "G G N N N N D D".split()], 8)
+    part = Tune(melody, chords, [(0, "2/4")], "G", "no chords")
+    tune = joined(part, part)
+    assert sum(p.repeat for p in listen.find_repeats(tune).parts) == 1
+    abc = listen.tune_to_abc(tune)
+    assert abc.count(listen.GCHORD_OFF) == 1 and abc.count(listen.GCHORD_ON) == 1
+    assert_same_music(abc_round_trip(tune, tmp_path), tune)
+
+
 def test_abc2midi_reads_back_the_hand_built_melody(tmp_path):
     require_tool("abc2midi")
     tune = hand_built()
-    back = abc_round_trip(tune, tmp_path)
-    assert music.melody_notes(back.melody) == music.melody_notes(tune.melody)
-
-
-@pytest.mark.parametrize("name", ["ashover1", "jigs1", "morris1", "slip1", "playford1"])
-def test_abc2midi_reads_back_real_tunes(name, tmp_path):
-    """Meter changes (ashover1), 6/8, 9/8 and minor keys: same notes after ABC → MIDI."""
-    require_tool("abc2midi")
-    tune = real_tune(name)
-    back = abc_round_trip(tune, tmp_path)
-    assert len(music.melody_notes(tune.melody)) > 50
-    assert music.melody_notes(back.melody) == music.melody_notes(tune.melody)
+    assert_same_music(abc_round_trip(tune, tmp_path), tune)
 
 
 def test_abc2midi_reads_back_chromatic_melodies_in_every_key(tmp_path):
@@ -132,59 +326,179 @@ def test_abc2midi_reads_back_chromatic_melodies_in_every_key(tmp_path):
         assert music.melody_notes(back.melody) == music.melody_notes(tune.melody), key
 
 
-def test_abcm2ps_engraves_the_abc():
+def test_chord_class_names_used_in_abc_are_readable_by_abc2midi(tmp_path):
+    """Every chord name we write (sharps, flats, m, 7) is accepted and played by abc2midi."""
+    require_tool("abc2midi")
+    chords = [chord_class(root, q) for root in range(12) for q in ("", "m", "7")]
+    melody = notes(*[(67, 4)] * len(chords))
+    tune = Tune(melody, np.repeat(chords, 4), [(0, "4/4")], "C", "chords")
+    assert_same_music(abc_round_trip(tune, tmp_path), tune)
+
+
+# --- sheet music -----------------------------------------------------------------------------
+def test_verovio_draws_chord_symbols_repeats_and_endings():
+    tune = real_tune("jigs1")
+    abc = listen.tune_to_abc(tune)
+    shown = listen.sheet_music(tune)
+    assert type(shown).__name__ == "SVG" and "<svg" in shown.data
+    chord_symbols = re.findall(r'"([A-G][#b]?m?7?)"', abc)
+    assert shown.data.count('class="harm"') == len(chord_symbols) > 10
+    assert shown.data.count('class="voltaBracket"') == 4  # [1 and [2 of both parts
+    assert shown.data.count('class="ending') == 4
+
+
+def test_abcm2ps_engraves_the_abc_when_asked():
     require_tool("abcm2ps")
     pages = listen.abc_to_svg(listen.tune_to_abc(real_tune("jigs1")))
     assert len(pages) == 1 and "<svg" in pages[0]
-    shown = listen.sheet_music(hand_built())
+    shown = listen.sheet_music(hand_built(), engraver_name="abcm2ps")
     assert type(shown).__name__ == "SVG" and "<svg" in shown.data
 
 
 def test_very_long_tunes_are_engraved_as_pages():
     require_tool("abcm2ps")
-    tune = real_tune("jigs1")
-    long = Tune(np.tile(tune.melody, 8), np.tile(tune.chords, 8), tune.meters, tune.key)
+    long = random_tune(np.random.default_rng(4), bars=200)
     pages = listen.abc_to_svg(listen.tune_to_abc(long))
     assert len(pages) >= 2 and all("<svg" in p for p in pages)
 
 
-def test_sheet_music_without_abcm2ps_shows_the_abc(monkeypatch, capsys):
-    monkeypatch.setattr(listen.shutil, "which", lambda name: None)
+def test_sheet_music_without_an_engraver_shows_the_abc(monkeypatch, capsys):
+    monkeypatch.setattr(listen, "verovio_available", lambda: False)
+    monkeypatch.setenv("FOLKRNN_NO_SYSTEM_TOOLS", "1")
     shown = listen.sheet_music(hand_built())
     assert shown.data.startswith("X:1")
     out = capsys.readouterr().out
-    assert out.count("\n") == 1 and "abcm2ps" in out
+    assert out.count("\n") == 1 and "pip install verovio" in out
 
 
 # --- audio -----------------------------------------------------------------------------------
-def _wav_frames(data: bytes) -> tuple[int, int]:
-    with wave.open(io.BytesIO(data)) as wav:
-        return wav.getnframes(), wav.getframerate()
+def one_note() -> Tune:
+    """A fiddle A4 held for two bars at 120 bpm (2 seconds), no chords."""
+    melody = notes((69, 32))
+    return Tune(melody, np.zeros(len(melody)), [(0, "4/4")], "C", "A4")
 
 
-def test_audio_with_fluidsynth_is_a_full_length_waveform(capsys):
+def harmonics_and_attack(samples: np.ndarray, rate: int) -> tuple[float, float]:
+    """The share of the energy of harmonics 2..8 among harmonics 1..8 of A4 (440 Hz) while the
+    note sounds, and the attack time (10% → 90% of the loudest 10 ms) in seconds."""
+    start = int(0.4 * rate)
+    segment = samples[start:start + rate] * np.hanning(rate)
+    spectrum = np.abs(np.fft.rfft(segment, 4 * rate))
+    freqs = np.fft.rfftfreq(4 * rate, 1 / rate)
+    energy = np.array([spectrum[np.abs(freqs - 440 * k) < 10].max() ** 2 for k in range(1, 9)])
+    hop = rate // 100
+    loudness = np.array([np.sqrt(np.mean(samples[i:i + hop] ** 2))
+                         for i in range(0, len(samples) - hop, hop)])
+    t10 = np.argmax(loudness > 0.1 * loudness.max())
+    t90 = np.argmax(loudness > 0.9 * loudness.max())
+    return float(energy[1:].sum() / energy.sum()), (t90 - t10) / 100
+
+
+def decode(data: bytes) -> tuple[np.ndarray, int]:
+    import soundfile
+
+    samples, rate = soundfile.read(io.BytesIO(data))
+    return samples, rate
+
+
+def test_the_pip_synthesizer_plays_a_real_instrument(capsys):
+    """midirenderer: harmonics and a bowed attack, where sine waves have neither."""
+    assert listen.synthesizer() == "midirenderer"
+    samples = listen.waveform(one_note(), bpm=120)
+    share, attack = harmonics_and_attack(samples, 22050)
+    assert share > 0.05 and attack >= 0.02, (share, attack)
+    sine = music.tune_to_midi(one_note(), bpm=120).synthesize(fs=22050)
+    sine_share, sine_attack = harmonics_and_attack(sine, 22050)
+    assert sine_share < 0.01 and sine_attack < 0.02, (sine_share, sine_attack)
+    assert capsys.readouterr().out == ""
+
+
+def test_the_player_holds_compressed_audio_of_the_whole_tune():
+    tune = real_tune("jigs1")
+    player = listen.audio(tune)
+    assert player.mimetype == "audio/mpeg" and 'type="audio/mpeg"' in player._repr_html_()
+    samples, rate = decode(player.data)
+    seconds = len(tune) / 6 * 60 / 110  # 110 dotted quarters (6 steps) a minute
+    assert rate == 22050 and seconds <= len(samples) / rate <= seconds + 2
+    assert len(player.data) < seconds * 40_000 / 8  # under 40 kbit/s (WAV: 353 kbit/s)
+
+
+def test_audio_with_fluidsynth_is_a_full_length_waveform(monkeypatch, capsys):
     require_tool("fluidsynth")
-    tune = hand_built()
-    player = listen.audio(tune, bpm=120, sample_rate=16000)
-    frames, rate = _wav_frames(player.data)
-    seconds = len(tune) * 60 / 120 / 4
-    assert rate == 16000 and frames >= seconds * rate
+    monkeypatch.setattr(listen, "midirenderer_available", lambda: False)
+    assert listen.synthesizer() == "fluidsynth"
+    samples = listen.waveform(one_note(), bpm=120, sample_rate=16000)
+    assert len(samples) >= 2 * 16000
+    assert harmonics_and_attack(samples, 16000)[0] > 0.05
     assert capsys.readouterr().out == ""  # no hint when FluidSynth works
 
 
 def test_audio_falls_back_to_sine_waves_with_a_one_line_hint(monkeypatch, capsys):
+    monkeypatch.setattr(listen, "midirenderer_available", lambda: False)
     monkeypatch.setattr(listen, "fluidsynth_available", lambda: False)
+    assert listen.synthesizer() == "sine"
     tune = hand_built()
     samples = listen.waveform(tune, bpm=120, sample_rate=8000)
     assert len(samples) >= len(tune) * 60 / 120 / 4 * 8000
     assert np.abs(samples).max() == pytest.approx(1.0)
     out = capsys.readouterr().out
-    assert out.count("\n") == 1 and "pip install pyfluidsynth" in out
-    player = listen.audio(tune, sample_rate=8000)
-    assert _wav_frames(player.data)[0] > 0
+    assert out.count("\n") == 1 and "pip install midirenderer" in out
+    assert len(decode(listen.audio(tune, sample_rate=8000).data)[0]) > 0
+
+
+PIP_ONLY = """
+import os, sys
+sys.modules["fluidsynth"] = None  # pyfluidsynth cannot be imported
+from folkrnn import listen, music
+from test_listen import harmonics_and_attack, one_note, real_tune
+assert listen.shutil.which("abcm2ps") is None, "abcm2ps is still on the PATH"
+assert not listen.fluidsynth_available() and not listen.abcm2ps_available()
+print(listen.synthesizer(), listen.engraver())
+share, attack = harmonics_and_attack(listen.waveform(one_note(), bpm=120), 22050)
+print(f"{share:.3f} {attack:.2f}")
+shown = listen.sheet_music(real_tune("jigs1"))
+print(type(shown).__name__, shown.data.count('class="harm"'), shown.data.count("voltaBracket"))
+"""
+
+
+def test_pip_alone_gives_real_instruments_and_sheet_music(tmp_path):
+    """With FluidSynth and abcm2ps out of reach (not importable, not on the PATH, and hidden
+    by FOLKRNN_NO_SYSTEM_TOOLS=1), sound is still a real instrument and sheet music SVG."""
+    env = {**os.environ, "FOLKRNN_NO_SYSTEM_TOOLS": "1", "PATH": str(Path(sys.executable).parent),
+           "PYTHONPATH": str(Path(__file__).parent)}
+    result = subprocess.run([sys.executable, "-c", PIP_ONLY], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "midirenderer verovio"
+    share, attack = (float(x) for x in lines[1].split())
+    assert share > 0.05 and attack >= 0.02
+    kind, chords, voltas = lines[2].split()
+    assert kind == "SVG" and int(chords) > 10 and int(voltas) >= 4
+
+
+def test_doctor_names_the_backends_and_how_to_get_better_ones(monkeypatch, capsys):
+    from folkrnn import cli
+
+    monkeypatch.setenv("FOLKRNN_NO_SYSTEM_TOOLS", "1")
+    assert cli.main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "audio: midirenderer" in out and "sheet music: verovio" in out
+    assert "notebook audio: MP3" in out
+    monkeypatch.setattr(listen, "midirenderer_available", lambda: False)
+    monkeypatch.setattr(listen, "verovio_available", lambda: False)
+    assert cli.main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "audio: sine waves" in out and "pip install midirenderer" in out
+    assert "sheet music: none" in out and "pip install verovio" in out
 
 
 # --- saving ----------------------------------------------------------------------------------
+def _wav_frames(data: bytes) -> tuple[int, int]:
+    with wave.open(io.BytesIO(data)) as wav:
+        return wav.getnframes(), wav.getframerate()
+
+
 def test_save_tune_writes_midi_abc_and_wav(tmp_path):
     tune = hand_built()
     folder = tmp_path / "new" / "folder"
@@ -211,12 +525,3 @@ def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
 def test_save_tune_rejects_a_bad_tempo(tmp_path):
     with pytest.raises(music.FolkRNNError, match="bpm"):
         listen.save_tune(hand_built(), midi=tmp_path / "t.mid", bpm=0)
-
-
-def test_chord_class_names_used_in_abc_are_readable_by_abc2midi(tmp_path):
-    """Every chord name we write (sharps, flats, m, 7) is accepted by abc2midi."""
-    require_tool("abc2midi")
-    chords = [chord_class(root, q) for root in range(12) for q in ("", "m", "7")]
-    melody = notes(*[(67, 4)] * len(chords))
-    tune = Tune(melody, np.repeat(chords, 4), [(0, "4/4")], "C", "chords")
-    abc_round_trip(tune, tmp_path)  # asserts no "Error" in abc2midi's output
