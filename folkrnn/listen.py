@@ -130,23 +130,50 @@ def synthesizer() -> str:
     return "fluidsynth" if fluidsynth_available() else "sine"
 
 
+def _smooth(n: int) -> int:
+    """The smallest number >= n with no prime factor above 5 (a fast FFT length)."""
+    best = 1 << max(n - 1, 0).bit_length()
+    power5 = 1
+    while power5 < best:
+        power35 = power5
+        while power35 < best:
+            candidate = power35
+            while candidate < n:
+                candidate *= 2
+            best = min(best, candidate)
+            power35 *= 3
+        power5 *= 5
+    return best
+
+
 def _resample(samples: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
-    """Band-limited resampling through the Fourier transform (exact for these lengths)."""
+    """Band-limited resampling through the Fourier transform, the signal padded with silence
+    to a length whose transform is fast."""
     if rate == new_rate or len(samples) == 0:
         return samples
-    n = max(1, round(len(samples) * new_rate / rate))
-    spectrum = np.fft.rfft(samples)[: n // 2 + 1]
-    return np.fft.irfft(spectrum, n) * (n / len(samples))
+    ratio = Fraction(new_rate, rate)
+    blocks = _smooth(-(-len(samples) // ratio.denominator))
+    padded = np.zeros(blocks * ratio.denominator)
+    padded[:len(samples)] = samples
+    n = blocks * ratio.numerator
+    spectrum = np.fft.rfft(padded)[: n // 2 + 1]
+    out = np.fft.irfft(spectrum, n) * (n / len(padded))
+    return out[:round(len(samples) * ratio)]
 
 
 def _midirenderer(pm: pretty_midi.PrettyMIDI, sample_rate: int) -> np.ndarray:
     import midirenderer
 
-    pm = pretty_midi.PrettyMIDI(io.BytesIO(music.midi_bytes(pm)))  # a copy to add a tail to
-    if pm.instruments:  # midirenderer stops at the last event: let the last notes ring out
-        pm.instruments[0].control_changes.append(
-            pretty_midi.ControlChange(110, 0, pm.get_end_time() + 1.0))
-    data = midirenderer.render_wave_from(SOUNDFONT.read_bytes(), music.midi_bytes(pm))
+    # midirenderer stops at the last event: a silent controller change 1 s later lets the
+    # last notes ring out.
+    tail = pretty_midi.ControlChange(110, 0, pm.get_end_time() + 1.0)
+    track = pm.instruments[0].control_changes if pm.instruments else []
+    track.append(tail)
+    try:
+        midi = music.midi_bytes(pm)
+    finally:
+        track.remove(tail)
+    data = midirenderer.render_wave_from(SOUNDFONT.read_bytes(), midi)
     with wave.open(io.BytesIO(data)) as wav:
         channels, rate = wav.getnchannels(), wav.getframerate()
         pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
@@ -725,7 +752,7 @@ def backends_report() -> str:
     if synth == "midirenderer":
         lines.append(f"audio: midirenderer with {SOUNDFONT.name} (pip wheel): fiddle and guitar")
         lines.append(f"  FluidSynth: {system(fluidsynth_available())}; not needed: it plays the "
-                     "same SoundFont, measured alike and slower (BENCHMARKS.md)")
+                     "same SoundFont and measures alike (BENCHMARKS.md)")
     elif synth == "fluidsynth":
         lines.append(f"audio: FluidSynth (system library) with {SOUNDFONT.name}: midirenderer "
                      "is not installed")
