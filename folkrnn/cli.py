@@ -1,4 +1,4 @@
-"""The ``folkrnn`` command: the tutorial's steps from a terminal.
+"""The folkrnn command: the tutorial's steps from a terminal.
 
     folkrnn download                      fetch and unzip the Nottingham tunes
     folkrnn prepare                       encode, split and cache them (prints "kept N tunes")
@@ -7,17 +7,62 @@
     folkrnn generate --run NAME [--steps N | --bars N] ... --out tune.mid
     folkrnn doctor                        which audio and sheet-music backends are in use
 
-Problems a user can fix are printed as one line on stderr (exit status 1), without a traceback.
+Problems a user can fix are printed as one line on stderr (exit status 1; 2 for a mistyped
+command line), without a traceback. TensorFlow's start-up notes are silenced, so that line is
+all stderr holds.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
+from pathlib import Path
 
 from folkrnn.errors import FolkRNNError
+
+TUTORIAL_RUN = "tutorial"  # the run notebooks 03 and 04 train and read
+RUN_HELP = f"run name, a folder under runs/ (the notebooks' run is called {TUTORIAL_RUN!r})"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistyped command line reported in one line (exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a finite number (``nan`` and ``inf`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def check_writable(path: str | None) -> None:
+    """Refuse an output path that is a folder or can't be written, before any work is done."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise FolkRNNError(f"{path} is a folder: give a file name, e.g. {target / 'tune'}"
+                           f"{target.suffix or '.mid'}")
+    folder = next((p for p in [target.parent, *target.parent.parents] if p.exists()), Path("."))
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise FolkRNNError(f"can't write {path}: {folder} is not a folder you can write to; "
+                           "choose another path")
+
+
+def _quiet_tensorflow() -> None:
+    from folkrnn.require import require_tensorflow
+
+    require_tensorflow()
 
 
 def _download(args: argparse.Namespace) -> None:
@@ -35,9 +80,11 @@ def _prepare(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from folkrnn.config import default_config
+
+    config = default_config().with_overrides(args.set or [])  # bad settings fail before loading
+    _quiet_tensorflow()
     from folkrnn.train import train_model
 
-    config = default_config().with_overrides(args.set or [])
     train_model(config, args.run, fresh=args.fresh, catch_interrupt=False)
 
 
@@ -45,6 +92,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     # With --json, stdout carries the JSON object only: anything a library prints while
     # loading (pyfluidsynth announces its library when CI is set) goes to stderr.
     with contextlib.redirect_stdout(sys.stderr if args.json else sys.stdout):
+        _quiet_tensorflow()
         from folkrnn.evaluate import evaluate_run, format_report
 
         report = evaluate_run(args.run, split=args.split)
@@ -52,6 +100,9 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
+    for path in (args.out, args.abc, args.wav):
+        check_writable(path)
+    _quiet_tensorflow()
     from folkrnn.generate import generate_tune
     from folkrnn.listen import save_tune
     from folkrnn.model import load_step_model
@@ -71,9 +122,9 @@ def _doctor(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``folkrnn`` command."""
-    main = argparse.ArgumentParser(prog="folkrnn", description=__doc__.split("\n")[0])
-    sub = main.add_subparsers(dest="command", required=True)
+    """The argument parser of the folkrnn command."""
+    main = _Parser(prog="folkrnn", description=__doc__.split("\n")[0])
+    sub = main.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("download", help="fetch and unzip the Nottingham dataset into data/")
     p.add_argument("--url", help="source zip (default: $FOLKRNN_DATA_URL or GitHub)")
@@ -84,32 +135,34 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_prepare)
 
     p = sub.add_parser("train", help="train a model into runs/NAME (resumes if interrupted)")
-    p.add_argument("--run", required=True, help="run name (folder under runs/)")
+    p.add_argument("--run", required=True, help=RUN_HELP)
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a hyperparameter, e.g. --set units=128 (repeatable)")
     p.add_argument("--fresh", action="store_true", help="start over instead of resuming")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="NLL and accuracy on held-out tunes, with baselines")
-    p.add_argument("--run", required=True)
+    p.add_argument("--run", required=True, help=RUN_HELP)
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("generate", help="write a new tune with a trained model")
-    p.add_argument("--run", required=True)
+    p.add_argument("--run", required=True, help=RUN_HELP)
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="length in 16th-note steps")
     length.add_argument("--bars", type=int, help="length in bars")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same tune)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (> 0)")
+    p.add_argument("--temperature", type=finite_float, default=1.0,
+                   help="sampling temperature (> 0)")
     p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest (0 = all)")
     p.add_argument("--meter", help="time signature, e.g. 6/8")
     p.add_argument("--key", help="key of the output, e.g. D or Em")
     p.add_argument("--chords", help='chord progression, one per bar, e.g. "G D Em C"')
     p.add_argument("--prime", help="MIDI file, or test:NAME for a held-out tune, to continue")
-    p.add_argument("--bpm", type=float, help="beats a minute of the written files (a jig's beat "
-                   "is a dotted quarter; default by meter: 110 for jigs, 120 for reels)")
+    p.add_argument("--bpm", type=finite_float,
+                   help="beats a minute of the written files (a jig's beat is a dotted quarter; "
+                   "default by meter: 110 for jigs, 120 for reels)")
     p.add_argument("--out", required=True, help="MIDI file to write")
     p.add_argument("--abc", help="also write ABC notation here")
     p.add_argument("--wav", help="also write audio here")

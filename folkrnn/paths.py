@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from folkrnn.errors import FolkRNNError
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -46,9 +48,15 @@ def write_atomic(path: str | Path, write: Callable[[str], Any]) -> Path:
     All or nothing: an interrupted or failed write never leaves a half-written file behind.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise FolkRNNError(f"{path} is a folder: give a file name inside it instead")
     suffix = ".weights.h5" if path.name.endswith(".weights.h5") else path.suffix  # Keras checks it
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp", suffix=suffix)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp", suffix=suffix)
+    except OSError as error:
+        raise FolkRNNError(f"can't write {path} ({error.strerror or error}): choose a folder "
+                           "you can write to") from None
     os.close(fd)
     try:
         write(tmp)
