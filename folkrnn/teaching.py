@@ -39,12 +39,13 @@ def _arrow(ax, start, end, color: str = "0.25", style: str = "-|>", **kwargs):
                                  linewidth=1.2, shrinkA=0, shrinkB=0, **kwargs))
 
 
-def draw_unrolled(steps: int = 4, layers: int = 1):
+def draw_unrolled(steps: int = 4, layers: int = 1, form: bool = False):
     """The network folded (a loop) and unrolled over ``steps`` time steps (notebook 02).
 
     Each column is one 16th-note step: the step's inputs are embedded and concatenated into
     x_t, the LSTM updates its state (h, c) from x_t and the state of the step before, and the
-    two heads turn h_t into scores for the next chord and the next melody event.
+    two heads turn h_t into scores for the next chord and the next melody event. ``form``: the
+    model also reads the form inputs (lookback and structure, `folkrnn.form`).
     """
     fig, (folded, ax) = plt.subplots(1, 2, figsize=(11, 4.6),
                                      gridspec_kw={"width_ratios": [1, 4.2]})
@@ -67,8 +68,9 @@ def draw_unrolled(steps: int = 4, layers: int = 1):
     for t in range(steps):
         x = 1.2 + gap * t
         name = f"t={t + 1}"
-        _box(ax, x, rows["in"], 1.75, 0.6,
-             f"melody, chord of {t}\nposition, meter of {t + 1}", "#e8eef7", 7)
+        known = "position, meter, form" if form else "position, meter"
+        _box(ax, x, rows["in"], 1.9, 0.6, f"melody, chord of {t}\n{known} of {t + 1}",
+             "#e8eef7", 6.5)
         _box(ax, x, rows["x"], 1.5, 0.5, f"embeddings → x_{t + 1}", "#dbe7d3", 8)
         _box(ax, x, rows["lstm"], 1.5, 0.7, f"{lstm_text}\n({name})", "#f6d7a7", 9)
         _box(ax, x, rows["head"], 1.5, 0.5, "chord / melody\nheads", "#ead1e6", 8)
@@ -85,7 +87,7 @@ def draw_unrolled(steps: int = 4, layers: int = 1):
             mid = x + 1.0  # just right of this column, clear of the state arrow label
             ax.plot([x + 0.88, mid, mid], [rows["out"], rows["out"], rows["in"]],
                     "--", color="tab:blue", linewidth=1.2)
-            _arrow(ax, (mid, rows["in"]), (x + gap - 0.88, rows["in"]), color="tab:blue")
+            _arrow(ax, (mid, rows["in"]), (x + gap - 0.97, rows["in"]), color="tab:blue")
     ax.text(1.2 + gap * (steps - 0.45), rows["lstm"], "…", fontsize=16, va="center")
     ax.text(1.2 + gap * (steps - 1) / 2, -0.35,
             "blue dashes: when composing, the drawn chord and melody event become the next "
