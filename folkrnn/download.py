@@ -1,13 +1,14 @@
-"""Collect: download the Nottingham dataset and extract its MIDI files. Explained in notebook 01_collect_data.
+"""Collect: download the Nottingham dataset once, verify it and extract its MIDI files.
 
-Layout under the data folder (``folkrnn.paths.data_dir()`` unless ``dest`` is given)::
+Explained in notebook 01_collect_data. Layout under the data folder (`paths.data_dir` unless
+``dest`` is given):
 
     nottingham-dataset-master.zip   the archive (downloaded, or put there by hand)
     nottingham/.complete            JSON marker, written last: {"digest", "files", "source"}
     nottingham/MIDI/*.mid           the 1,034 tunes
 
 GitHub regenerates its archives, so their bytes may change: we check the *content* instead,
-with :func:`midi_digest` over the top-level ``MIDI/*.mid`` files, pinned as ``MIDI_DIGEST``.
+with `midi_digest` over the top-level ``MIDI/*.mid`` files, pinned as `MIDI_DIGEST`.
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ from tqdm.auto import tqdm
 from folkrnn.errors import FolkRNNError
 from folkrnn.paths import data_dir
 
-DEFAULT_URL = "https://github.com/jukedeck/nottingham-dataset/archive/refs/heads/master.zip"  # commit 0992bb6
+# commit 0992bb6 of jukedeck/nottingham-dataset
+DEFAULT_URL = "https://github.com/jukedeck/nottingham-dataset/archive/refs/heads/master.zip"
 URL_ENV = "FOLKRNN_DATA_URL"
 MIDI_DIGEST = "62e61e21ed2a22bd9d70cb1b2c38f67423b2af0c261fb059c2bd09adb585e285"
 MIDI_COUNT = 1034
@@ -42,12 +44,13 @@ MARKER = ".complete"
 TIMEOUT = 60  # seconds without data before giving up
 CHUNK = 1 << 16
 
-_NETWORK_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException, ssl.SSLError)
+_NETWORK_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError,
+                   http.client.HTTPException, ssl.SSLError)
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 
 
 def midi_digest(files: Mapping[str, bytes]) -> str:
-    """SHA-256 over ``name NUL size(8 bytes, big-endian) bytes`` of each file, in sorted name order."""
+    """SHA-256 over ``name NUL size(8 bytes, big-endian) bytes`` of each file, by sorted name."""
     h = hashlib.sha256()
     for name in sorted(files):
         data = files[name]
@@ -61,48 +64,47 @@ def midi_dir(dest: Path | None = None) -> Path:
 
 
 def midi_files(folder: Path | None = None) -> list[Path]:
-    """The sorted .mid files in ``folder`` (default :func:`midi_dir`)."""
+    """The sorted .mid files in ``folder`` (default `midi_dir`)."""
     folder = Path(folder) if folder is not None else midi_dir()
     files = sorted(folder.glob("*.mid")) if folder.is_dir() else []
     if not files:
-        raise FolkRNNError(
-            f"No MIDI files in {folder}: run `folkrnn download` (or notebook 01_collect_data) first."
-        )
+        raise FolkRNNError(f"no MIDI files in {folder}: run folkrnn download (or notebook 01) "
+                           "first")
     return files
 
 
-def download_dataset(url: str | None = None, dest: Path | None = None, *, progress: bool = True) -> Path:
+def download_dataset(url: str | None = None, dest: Path | None = None, *,
+                     progress: bool = True) -> Path:
     """Download, verify and extract the dataset once; return the folder of .mid files.
 
-    ``url`` defaults to ``$FOLKRNN_DATA_URL`` or ``DEFAULT_URL`` (a plain path works too);
-    ``dest`` is the data folder. A zip already at ``dest/nottingham-dataset-master.zip`` is used
-    instead of downloading. ``progress=False`` hides the progress bar and status lines.
+    ``url`` defaults to ``$FOLKRNN_DATA_URL`` or `DEFAULT_URL` (a plain path works too); ``dest``
+    is the data folder. A zip already at ``dest/nottingham-dataset-master.zip`` is used instead
+    of downloading. ``progress=False`` hides the progress bar and status lines.
     """
     dest = Path(dest) if dest is not None else data_dir()
     target = dest / DATASET
     if _is_complete(target):
-        _say(progress, f"Nottingham dataset already downloaded: {target / 'MIDI'}")
+        _say(progress, f"the Nottingham dataset is already downloaded: {target / 'MIDI'}")
         return target / "MIDI"
 
     dest.mkdir(parents=True, exist_ok=True)
     zip_path = dest / ZIP_NAME
     if zip_path.exists():
-        _say(progress, f"Using {zip_path}")
+        _say(progress, f"using {zip_path}")
         source = str(zip_path)
-        files = _read_midi(zip_path, str(zip_path), fix=f"Delete or replace {zip_path}, then run again.")
+        files = _read_midi(zip_path, source, fix=f"delete or replace {zip_path}, then run again")
     else:
         source = url or os.environ.get(URL_ENV) or DEFAULT_URL
         tmp = dest / f".{ZIP_NAME}.{uuid.uuid4().hex}.part"
         try:
             _fetch(source, tmp, zip_path, progress)
-            files = _read_midi(tmp, f"the file downloaded from {source}",
-                               fix=f"Run again; if it keeps failing, {_manual_fix(zip_path)}.")
+            files = _read_midi(tmp, f"the file downloaded from {source}", fix=_retry(zip_path))
             os.replace(tmp, zip_path)  # keep the verified archive: later runs need no network
         finally:
             tmp.unlink(missing_ok=True)
 
     _install(files, target, source)
-    _say(progress, f"Extracted {len(files)} MIDI files into {target / 'MIDI'}")
+    _say(progress, f"extracted {len(files)} MIDI files into {target / 'MIDI'}")
     return target / "MIDI"
 
 
@@ -112,17 +114,20 @@ def _say(progress: bool, message: str) -> None:
 
 
 def _manual_fix(zip_path: Path) -> str:
-    return (
-        f"download {DEFAULT_URL} yourself and put it at {zip_path}, "
-        f"or set {URL_ENV}=file:///path/to/{ZIP_NAME}"
-    )
+    return (f"download {DEFAULT_URL} yourself and put it at {zip_path}, "
+            f"or set {URL_ENV}=file:///path/to/{ZIP_NAME}")
+
+
+def _retry(zip_path: Path) -> str:
+    return f"run again; if it keeps failing, {_manual_fix(zip_path)}"
 
 
 def _is_complete(target: Path) -> bool:
     """True if the marker says the verified files are in place (and they still are)."""
     try:
         marker = json.loads((target / MARKER).read_text())
-        return marker["digest"] == MIDI_DIGEST and len(list((target / "MIDI").glob("*.mid"))) == marker["files"]
+        count = len(list((target / "MIDI").glob("*.mid")))
+        return marker["digest"] == MIDI_DIGEST and count == marker["files"]
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -145,16 +150,12 @@ def _fetch(url: str, out_path: Path, zip_path: Path, progress: bool) -> None:
         reason = getattr(exc, "reason", None) or exc or type(exc).__name__
         if isinstance(exc, urllib.error.HTTPError):
             reason = f"HTTP {exc.code} {exc.reason}"
-        raise FolkRNNError(
-            f"Could not download the Nottingham dataset from {url}: {reason}. "
-            f"{'Check the path' if url.startswith('file:') else 'Check your internet connection'}, "
-            f"or {_manual_fix(zip_path)}."
-        ) from None
+        check = "check the path" if url.startswith("file:") else "check your internet connection"
+        raise FolkRNNError(f"can't download the Nottingham dataset from {url} ({reason}): "
+                           f"{check}, or {_manual_fix(zip_path)}") from None
     if total is not None and size < total:
-        raise FolkRNNError(
-            f"The download from {url} stopped after {size} of {total} bytes. "
-            f"Run again; if it keeps failing, {_manual_fix(zip_path)}."
-        )
+        raise FolkRNNError(f"the download from {url} stopped after {size} of {total} bytes: "
+                           f"{_retry(zip_path)}")
 
 
 def _read_midi(zip_path: Path, label: str, fix: str) -> dict[str, bytes]:
@@ -165,33 +166,36 @@ def _read_midi(zip_path: Path, label: str, fix: str) -> dict[str, bytes]:
             for info in archive.infolist():
                 _check_safe(info, label, fix)
             for info in archive.infolist():
-                parts = PurePosixPath(info.filename).parts
-                # "<any top folder>/MIDI/x.mid" (or "MIDI/x.mid"); MIDI/melody, MIDI/chords, ABC_* are ignored
-                if not info.is_dir() and len(parts) in (2, 3) and parts[-2] == "MIDI" and parts[-1].endswith(".mid"):
-                    files[parts[-1]] = archive.read(info)
+                if not info.is_dir() and _is_top_level_midi(info.filename):
+                    files[PurePosixPath(info.filename).name] = archive.read(info)
     except _ZIP_ERRORS as exc:
-        raise FolkRNNError(f"{label} is not a valid zip archive (truncated or corrupt: {exc}). {fix}") from None
+        raise FolkRNNError(f"{label} is not a valid zip archive (truncated or corrupt: {exc}): "
+                           f"{fix}") from None
     digest = midi_digest(files)
     if digest != MIDI_DIGEST:
-        raise FolkRNNError(
-            f"The MIDI files in {label} are not the expected Nottingham dataset: checksum mismatch "
-            f"({len(files)} files, digest {digest[:12]}…, expected {MIDI_DIGEST[:12]}…). {fix}"
-        )
+        raise FolkRNNError(f"the MIDI files in {label} are not the expected Nottingham dataset: "
+                           f"checksum mismatch ({len(files)} files, digest {digest[:12]}…, "
+                           f"expected {MIDI_DIGEST[:12]}…): {fix}")
     return files
+
+
+def _is_top_level_midi(name: str) -> bool:
+    """``<top folder>/MIDI/x.mid`` or ``MIDI/x.mid`` (not MIDI/melody, MIDI/chords, ABC_*)."""
+    parts = PurePosixPath(name).parts
+    return len(parts) in (2, 3) and parts[-2] == "MIDI" and parts[-1].endswith(".mid")
 
 
 def _check_safe(info: zipfile.ZipInfo, label: str, fix: str) -> None:
     """Reject entries that could write outside the target folder ("zip-slip")."""
     path = PureWindowsPath(info.filename)  # splits on both / and \
     if path.anchor or ".." in path.parts or stat.S_ISLNK(info.external_attr >> 16):
-        raise FolkRNNError(
-            f"Refusing to extract {label}: entry {info.filename!r} is an absolute path, contains '..' "
-            f"or is a symlink (a zip-slip attack), so this is not the Nottingham archive. {fix}"
-        )
+        raise FolkRNNError(f"refusing to extract {label}: entry {info.filename!r} is an absolute "
+                           "path, contains '..' or is a symlink (a zip-slip attack, so not the "
+                           f"Nottingham archive): {fix}")
 
 
 def _install(files: Mapping[str, bytes], target: Path, source: str) -> None:
-    """Write ``files`` into ``target/MIDI`` via a temporary folder renamed into place, then the marker."""
+    """Write ``files`` into ``target/MIDI`` (a temp folder renamed into place), then the marker."""
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
         (tmp / "MIDI").mkdir(parents=True)

@@ -1,6 +1,7 @@
 """Tests for folkrnn.download (the collect step). They never touch the network."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -25,13 +26,14 @@ def real_zip() -> Path:
     default = Path(__file__).parents[1].parent / "shared/data/nottingham-dataset-master.zip"
     path = Path(os.environ.get("FOLKRNN_TEST_ZIP") or default)
     if not path.is_file():
-        pytest.fail(f"offline copy of the dataset not found at {path}: set FOLKRNN_TEST_ZIP=/path/to/{dl.ZIP_NAME}")
+        pytest.fail(f"offline copy of the dataset not found at {path}: "
+                    f"set FOLKRNN_TEST_ZIP=/path/to/{dl.ZIP_NAME}")
     return path
 
 
 @pytest.fixture(scope="module")
 def extracted(real_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """One full download + extraction of the real archive from a file:// URL: (data folder, MIDI folder)."""
+    """One download + extraction of the real archive from a file:// URL: (data, MIDI folder)."""
     data = tmp_path_factory.mktemp("data")
     return data, download_dataset(real_zip.as_uri(), data, progress=False)
 
@@ -52,8 +54,9 @@ def make_zip(path: Path, entries: dict[str, bytes]) -> Path:
     return path
 
 
-SMALL = {"top/MIDI/a.mid": b"MThd-a", "top/MIDI/b.mid": b"MThd-bb", "top/MIDI/melody/a.mid": b"melody",
-         "top/ABC_cleaned/x.abc": b"X:1", "top/README.md": b"readme"}
+SMALL = {"top/MIDI/a.mid": b"MThd-a", "top/MIDI/b.mid": b"MThd-bb",
+         "top/MIDI/melody/a.mid": b"melody", "top/ABC_cleaned/x.abc": b"X:1",
+         "top/README.md": b"readme"}
 
 
 @pytest.fixture
@@ -67,14 +70,13 @@ def tree(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
 
 
-def no_network(*args, **kwargs):
+def no_network(*args: object, **kwargs: object) -> None:
     raise AssertionError("urlopen must not be called")
 
 
 # --- the real archive -------------------------------------------------------------------------
 
 def test_offline_copy_is_the_pinned_archive(real_zip: Path) -> None:
-    import hashlib
     assert hashlib.sha256(real_zip.read_bytes()).hexdigest() == REAL_ZIP_SHA256
 
 
@@ -83,9 +85,10 @@ def test_full_download_extracts_1034_files(extracted: tuple[Path, Path]) -> None
     assert folder == data / "nottingham" / "MIDI" == midi_dir(data)
     files = midi_files(folder)
     assert len(files) == dl.MIDI_COUNT == 1034
-    assert sorted(p.name for p in folder.iterdir()) == [p.name for p in files]  # only .mid, no subfolders
-    assert tree(data) == sorted(["nottingham", "nottingham/.complete", "nottingham/MIDI", dl.ZIP_NAME]
-                                + [f"nottingham/MIDI/{p.name}" for p in files])
+    # only .mid files, no subfolders
+    assert sorted(p.name for p in folder.iterdir()) == [p.name for p in files]
+    assert tree(data) == sorted(["nottingham", "nottingham/.complete", "nottingham/MIDI",
+                                 dl.ZIP_NAME] + [f"nottingham/MIDI/{p.name}" for p in files])
 
 
 def test_extracted_content_matches_pinned_digest(extracted: tuple[Path, Path]) -> None:
@@ -96,7 +99,8 @@ def test_extracted_content_matches_pinned_digest(extracted: tuple[Path, Path]) -
     assert marker["source"].startswith("file://")
 
 
-def test_second_call_does_nothing(extracted, monkeypatch, capsys) -> None:
+def test_second_call_does_nothing(extracted: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
     data, folder = extracted
     before = {p: p.stat().st_mtime_ns for p in [folder, *folder.iterdir()]}
     monkeypatch.setattr(dl.urllib.request, "urlopen", no_network)
@@ -133,7 +137,8 @@ def test_truncated_download_is_rejected(real_zip: Path, tmp_path: Path) -> None:
     assert tree(dest) == []
 
 
-def test_user_placed_real_zip_is_used_without_network(real_zip, tmp_path, monkeypatch) -> None:
+def test_user_placed_real_zip_is_used_without_network(real_zip: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "home" / "data"  # FOLKRNN_HOME/data, the default destination
     data.mkdir(parents=True)
     shutil.copy(real_zip, data / dl.ZIP_NAME)
@@ -151,12 +156,14 @@ def test_small_archive_extracts_only_top_level_midi(small_zip: Path, tmp_path: P
     folder = download_dataset(str(small_zip), dest, progress=False)  # a plain path, not a URL
     assert tree(folder) == ["a.mid", "b.mid"]
     assert (folder / "b.mid").read_bytes() == b"MThd-bb"
-    assert tree(dest) == sorted([dl.ZIP_NAME, "nottingham", "nottingham/.complete", "nottingham/MIDI",
-                                 "nottingham/MIDI/a.mid", "nottingham/MIDI/b.mid"])
+    assert tree(dest) == sorted([dl.ZIP_NAME, "nottingham", "nottingham/.complete",
+                                 "nottingham/MIDI", "nottingham/MIDI/a.mid",
+                                 "nottingham/MIDI/b.mid"])
     assert (dest / dl.ZIP_NAME).read_bytes() == small_zip.read_bytes()
 
 
-def test_url_from_environment_and_default_home(small_zip: Path, tmp_path: Path, monkeypatch) -> None:
+def test_url_from_environment_and_default_home(small_zip: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FOLKRNN_DATA_URL", small_zip.as_uri())
     folder = download_dataset(progress=False)
     assert folder == tmp_path / "home" / "data" / "nottingham" / "MIDI"
@@ -195,7 +202,7 @@ def test_bad_user_placed_zip_names_the_file_and_is_kept(tmp_path: Path) -> None:
     (dest / dl.ZIP_NAME).write_bytes(b"not a zip")
     with pytest.raises(FolkRNNError) as err:
         download_dataset(progress=False, dest=dest)
-    assert str(dest / dl.ZIP_NAME) in str(err.value) and "Delete or replace" in str(err.value)
+    assert str(dest / dl.ZIP_NAME) in str(err.value) and "delete or replace" in str(err.value)
     assert tree(dest) == [dl.ZIP_NAME]
 
 
@@ -208,7 +215,8 @@ def test_zip_slip_entries_are_rejected(evil: str, small_zip: Path, tmp_path: Pat
     with pytest.raises(FolkRNNError, match="zip-slip"):
         download_dataset(bad.as_uri(), dest, progress=False)
     assert tree(dest) == []
-    assert not (tmp_path / "a" / "evil.mid").exists() and not (tmp_path / "a" / "b" / "evil.mid").exists()
+    assert not (tmp_path / "a" / "evil.mid").exists()
+    assert not (tmp_path / "a" / "b" / "evil.mid").exists()
     assert not (tmp_path / "evil.mid").exists() and not Path(evil).exists()
 
 
@@ -229,9 +237,10 @@ def test_symlink_entry_is_rejected(small_zip: Path, tmp_path: Path) -> None:
 def test_offline_message_names_the_override(tmp_path: Path) -> None:
     dest = tmp_path / "data"
     with pytest.raises(FolkRNNError) as err:
-        download_dataset("http://127.0.0.1:9/", dest, progress=False)  # discard port: connection refused
+        # the discard port: connection refused
+        download_dataset("http://127.0.0.1:9/", dest, progress=False)
     message = str(err.value)
-    assert "Could not download" in message and "FOLKRNN_DATA_URL=file://" in message
+    assert "can't download" in message and "FOLKRNN_DATA_URL=file://" in message
     assert "Traceback" not in message and err.value.__suppress_context__
     assert tree(dest) == []
 
@@ -245,7 +254,8 @@ def test_missing_local_file_is_a_download_error(tmp_path: Path) -> None:
 class FakeResponse(io.BytesIO):
     """A response that fails with ``error`` after ``fail_after`` bytes."""
 
-    def __init__(self, data: bytes, fail_after: int, error: BaseException, length: int | None = None) -> None:
+    def __init__(self, data: bytes, fail_after: int, error: BaseException,
+                 length: int | None = None) -> None:
         super().__init__(data)
         self.fail_after, self.error, self.served = fail_after, error, 0
         self.headers = {"Content-Length": str(length if length is not None else len(data))}
@@ -260,7 +270,9 @@ class FakeResponse(io.BytesIO):
 
 @pytest.mark.parametrize("error, expected", [(KeyboardInterrupt(), KeyboardInterrupt),
                                              (ConnectionResetError("reset by peer"), FolkRNNError)])
-def test_interrupted_download_leaves_nothing(error, expected, small_zip, tmp_path, monkeypatch) -> None:
+def test_interrupted_download_leaves_nothing(error: BaseException, expected: type[BaseException],
+                                             small_zip: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     response = FakeResponse(small_zip.read_bytes(), fail_after=300, error=error)
     monkeypatch.setattr(dl.urllib.request, "urlopen", lambda *a, **k: response)
     dest = tmp_path / "data"
@@ -273,7 +285,8 @@ def test_interrupted_download_leaves_nothing(error, expected, small_zip, tmp_pat
     assert tree(download_dataset(small_zip.as_uri(), dest, progress=False)) == ["a.mid", "b.mid"]
 
 
-def test_short_read_against_content_length(small_zip: Path, tmp_path: Path, monkeypatch) -> None:
+def test_short_read_against_content_length(small_zip: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     data = small_zip.read_bytes()
     response = FakeResponse(data[:200], fail_after=10**9, error=AssertionError(), length=len(data))
     monkeypatch.setattr(dl.urllib.request, "urlopen", lambda *a, **k: response)
@@ -296,15 +309,16 @@ def test_digest_depends_on_names_sizes_and_order_free() -> None:
     assert midi_digest({"a.mid": b"12", "c.mid": b"3"}) != base
 
 
-def test_interrupted_extraction_leaves_no_half_folder(small_zip: Path, tmp_path: Path, monkeypatch) -> None:
-    def interrupt(*args):
+def test_interrupted_extraction_leaves_no_half_folder(small_zip: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupt(*args: object) -> None:
         raise KeyboardInterrupt
 
     dest = tmp_path / "data"
     monkeypatch.setattr(dl.os, "rename", interrupt)
     with pytest.raises(KeyboardInterrupt):
         download_dataset(small_zip.as_uri(), dest, progress=False)
-    assert tree(dest) == [dl.ZIP_NAME]  # the verified archive is kept, no temp or half-extracted folder
+    assert tree(dest) == [dl.ZIP_NAME]  # the verified archive is kept, no temp or half folder
     monkeypatch.undo()  # the real os.rename again
     monkeypatch.setattr(dl, "MIDI_DIGEST", midi_digest({"a.mid": b"MThd-a", "b.mid": b"MThd-bb"}))
     monkeypatch.setattr(dl.urllib.request, "urlopen", no_network)
