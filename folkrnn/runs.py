@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
 import io
 import json
 import os
@@ -102,8 +103,6 @@ def training_lock(run_name: str) -> Iterator[None]:
     An OS file lock (``flock``): the kernel releases it when the process ends, even after
     ``kill -9``, so a crashed run never leaves it stuck.
     """
-    import fcntl
-
     folder = run_dir(run_name)
     folder.mkdir(parents=True, exist_ok=True)
     handle = open(folder / LOCK_FILE, "a+")
