@@ -318,21 +318,21 @@ class Form:
 PART_LENGTHS = (16, 12, 8, 4)  # bars of a part, tried in this order
 
 
-def _bars_equal(tune: Tune, a: tuple[int, int], b: tuple[int, int]) -> bool:
-    return (a[1] - a[0] == b[1] - b[0] and tune.positions[a[0]] == tune.positions[b[0]]
-            and np.array_equal(tune.melody[a[0]:a[1]], tune.melody[b[0]:b[1]])
-            and np.array_equal(tune.chords[a[0]:a[1]], tune.chords[b[0]:b[1]])
-            and np.array_equal(tune.meter_ids[a[0]:a[1]], tune.meter_ids[b[0]:b[1]]))
+def _bars_equal(steps: np.ndarray, a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether two bars hold the same events; ``steps``: one row per step (melody, chord,
+    meter, position)."""
+    return a[1] - a[0] == b[1] - b[0] and np.array_equal(steps[a[0]:a[1]], steps[b[0]:b[1]])
 
 
-def _repeat_at(tune: Tune, bars: list[tuple[int, int]], i: int) -> Part | None:
+def _repeat_at(tune: Tune, steps: np.ndarray, bars: list[tuple[int, int]], i: int
+               ) -> Part | None:
     """A part repeated from bar ``i``: the next ``L`` bars equal the ``L`` before, or all but
     the last ``k <= L/4`` of them (first and second endings). None if there is none."""
     for length in PART_LENGTHS:
         if i + 2 * length > len(bars):
             continue
         same = 0
-        while same < length and _bars_equal(tune, bars[i + same], bars[i + length + same]):
+        while same < length and _bars_equal(steps, bars[i + same], bars[i + length + same]):
             same += 1
         for ending in range(length - same, max(1, length // 4) + 1):
             body = length - ending
@@ -362,12 +362,13 @@ def find_repeats(tune: Tune) -> Form:
         if 2 * silence >= end - start and silence < end - start:
             pickup = silence
             bars[0] = (start + silence, end)
+    steps = np.stack([tune.melody, tune.chords, tune.meter_ids, tune.positions], axis=1)
     parts: list[Part] = []
     i = 1 if pickup else 0
     if pickup:
         parts.append(Part(0, 1))
     while i < len(bars):
-        part = _repeat_at(tune, bars, i)
+        part = _repeat_at(tune, steps, bars, i)
         if part is None:
             if parts and not parts[-1].repeat:
                 parts[-1] = Part(parts[-1].start, parts[-1].length + 1)
@@ -478,11 +479,12 @@ def _ends_without_chords(tune: Tune, start: int, end: int, before: set[int], off
     return off or bool(before - {NO_CHORD})
 
 
-def _abc_bar(tune: Tune, start: int, end: int, key: str, chords_before: set[int],
+def _abc_bar(tune: Tune, positions: np.ndarray, start: int, end: int, chords_before: set[int],
              off: bool) -> str:
-    """One bar's notes, cut at chord changes; notes held over the bar line end with a tie."""
-    positions, melody = tune.positions, tune.melody
-    meter = tune.meters[int(np.searchsorted([s for s, _ in tune.meters], start, "right")) - 1][1]
+    """One bar's notes, cut at chord changes; notes held over the bar line end with a tie.
+    ``chords_before``, ``off``: what may sound as the bar starts (see `_chord_change`)."""
+    melody, key = tune.melody, tune.key
+    beat = _beat(music.METERS[tune.meter_ids[start]])
     pitches: dict[int, int] = {}  # the pitch sounding at each step of the bar
     for note_start, note_end, pitch in music.melody_notes(melody[:end]):
         for s in range(max(note_start, start), min(note_end, end)):
@@ -497,7 +499,7 @@ def _abc_bar(tune: Tune, start: int, end: int, key: str, chords_before: set[int]
         tied = pitch is not None and stop < len(tune) and melody[stop] == HOLD
         parts = _lengths(stop - step)
         for i, length in enumerate(parts):
-            if step > start and positions[step] % _beat(meter) == 0:
+            if step > start and positions[step] % beat == 0:
                 text += " "  # a space breaks the beam at each beat
             if i == 0:
                 before = chords_before if step == start else {int(tune.chords[step - 1])}
@@ -535,7 +537,7 @@ def tune_to_abc(tune: Tune, title: str | None = None, bpm: float | None = None) 
     if tune.key not in music.KEY_FIFTHS:
         raise FolkRNNError(f"the key {tune.key!r} has no ABC key signature: use music.key_name")
     form = find_repeats(tune)
-    meters = tune.meter_ids
+    meters, positions = tune.meter_ids, tune.positions
     header = ["X:1", f"T:{title or tune.name or 'folkrnn tune'}", f"M:{tune.meters[0][1]}",
               "L:1/16", f"Q:{tune_tempo(tune, bpm).abc}", f"K:{tune.key}"]
     played = form.played()
@@ -582,7 +584,7 @@ def tune_to_abc(tune: Tune, title: str | None = None, bpm: float | None = None) 
         new_meter = {int(meters[form.bars[b][1] - 1]) for b in before.get(bar, ())}
         if new_meter - {int(meters[start])}:
             line += f"[M:{music.METERS[meters[start]]}] "
-        line += _abc_bar(tune, start, end, tune.key, chords_before[bar], off_before[bar])
+        line += _abc_bar(tune, positions, start, end, chords_before[bar], off_before[bar])
         line_bars, line_steps = line_bars + (bar > 0 or not form.pickup), line_steps + end - start
         previous = bar
     if form.bars:  # complete the last bar with rests (as sheet music and abc2midi expect)

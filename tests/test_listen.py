@@ -250,8 +250,8 @@ def test_a_note_held_into_a_repeated_part_is_not_folded(tmp_path):
     form = listen.find_repeats(tune)
     assert form.pickup == 12 and not any(p.repeat for p in form.parts)
     assert_expands_to(form, tune)
-    if shutil.which("abc2midi"):
-        assert_same_music(abc_round_trip(tune, tmp_path), tune)
+    require_tool("abc2midi")
+    assert_same_music(abc_round_trip(tune, tmp_path), tune)
 
 
 @pytest.mark.parametrize("name, repeats", [
