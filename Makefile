@@ -18,12 +18,15 @@ install: $(STAMP)  ## the isolated environment in .venv
 system-deps:  ## optional Debian tools: FluidSynth (audio), abcmidi + abcm2ps (ABC, sheet music), Chromium (browser test)
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfluidsynth3 abcmidi abcm2ps chromium
 
+# Kernels talk over Unix sockets in a private folder (IPC), not unencrypted TCP ports; no widget
+# state is stored, so the HTML shows the composer's default tune rather than a blank widget.
 tutorial: $(STAMP)  ## execute the four notebooks in full into build/, tunes into outputs/
 	$(BIN)/folkrnn download
 	mkdir -p build/notebooks outputs
-	$(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=3600 \
-		--KernelManager.transport=ipc --ExecutePreprocessor.store_widget_state=False \
-		--output-dir build/notebooks $(NOTEBOOKS)
+	ipc=$$(mktemp -d) && $(BIN)/jupyter nbconvert --to notebook --execute \
+		--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.store_widget_state=False \
+		--KernelManager.transport=ipc --KernelManager.ip=$$ipc/kernel \
+		--output-dir build/notebooks $(NOTEBOOKS); status=$$?; rm -rf $$ipc; exit $$status
 	$(BIN)/jupyter nbconvert --to html --output-dir build/html build/notebooks/*.ipynb
 	@echo "Executed notebooks: build/notebooks (HTML: build/html); generated tunes: outputs/"
 

@@ -32,9 +32,10 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 # What the page holds: figures, sheet music, audio players, widgets.
 COUNT_JS = """JSON.stringify({
   img: document.querySelectorAll('img').length,
-  img_with_alt: document.querySelectorAll('img[alt]:not([alt=""])').length,
+  img_with_alt: [...document.querySelectorAll('img[alt]')].filter(i => i.alt.trim() &&
+      !i.alt.startsWith('No description has been provided')).length,  // nbconvert's stand-in
   img_broken: [...document.querySelectorAll('img')].filter(i => !(i.complete && i.naturalWidth > 0)).length,
-  svg: document.querySelectorAll('.jp-OutputArea-output svg').length,
+  svg: document.querySelectorAll('.jp-OutputArea-output svg, img[src^="data:image/svg+xml"]').length,
   audio: document.querySelectorAll('audio').length,
   audio_playable: [...document.querySelectorAll('audio')].filter(a => a.canPlayType(
       (a.querySelector('source') || {}).type || 'audio/wav') !== '').length,
@@ -69,6 +70,7 @@ class Page:
                                  captureBeyondViewport=True,
                                  clip={"x": 0, "y": 0, "width": width, "height": height,
                                        "scale": 1})
+        self.browser.call("Emulation.clearDeviceMetricsOverride")  # the next page's own height
         png.parent.mkdir(parents=True, exist_ok=True)
         png.write_bytes(base64.b64decode(shot["data"]))
         return png
@@ -166,6 +168,7 @@ class Browser:
     def open(self, html: Path, settle: float = 1.0) -> Page:
         """Load ``html``, let its scripts run, and collect what it holds and any errors."""
         self._events.clear()
+        self.call("Emulation.clearDeviceMetricsOverride")
         self.call("Page.navigate", url=html.resolve().as_uri())
         self._wait_for("Page.loadEventFired")
         time.sleep(settle)  # late scripts (module scripts, timers) get their chance
