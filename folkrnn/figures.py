@@ -293,6 +293,8 @@ _CURVES = (("loss", "training loss", "o-", "tab:blue"),
 
 
 def _draw_history(ax, history, partial, first_epoch: float) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     low, high = math.inf, -math.inf
     for key, label, style, color in _CURVES:
         points = [(row["epoch"], row[key]) for row in history
@@ -309,6 +311,7 @@ def _draw_history(ax, history, partial, first_epoch: float) -> None:
         ax.set_ylim(low - pad, high + pad)
     ax.grid(alpha=0.3)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def plot_history(history: Sequence[Mapping[str, float]], *, title: str = "Training progress",
@@ -322,7 +325,7 @@ def plot_history(history: Sequence[Mapping[str, float]], *, title: str = "Traini
     """
     epochs = [row["epoch"] for row in history if "epoch" in row]
     zoom = len(epochs) >= 3
-    fig, axes = _figure(11 if zoom else 7, 4, ncols=2 if zoom else 1, squeeze=False)
+    fig, axes = _figure(11 if zoom else 7, 4.4, ncols=2 if zoom else 1, squeeze=False)
     panels = [(axes[0, 0], 0.0, "all epochs")]
     if zoom:
         panels.append((axes[0, 1], 2.0, "zoomed on epoch 2 onwards"))
@@ -340,10 +343,11 @@ def plot_history(history: Sequence[Mapping[str, float]], *, title: str = "Traini
     if "loss" in last and "val_loss" in last:
         panels[-1][0].annotate(f"gap at epoch {last.get('epoch', 0):.0f}: "
                                f"{last['val_loss'] - last['loss']:+.3f}",
-                               (0.98, 0.97), xycoords="axes fraction", ha="right", va="top",
+                               (0.02, 0.03), xycoords="axes fraction", ha="left", va="bottom",
                                fontsize=9, color="0.3")
-    if axes[0, 0].lines:
-        panels[-1][0].legend(loc="center right", fontsize=8)
+    if axes[0, 0].lines:  # below the panels, where it hides no curve
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center",
+                   ncols=4, fontsize=9, frameon=False)
     fig.suptitle(title)
     return finish(fig)
 
@@ -370,8 +374,10 @@ def plot_report(report: dict):
     return finish(fig)
 
 
-_UNITS = {"pitch_class_entropy": "bits", "pitch_range": "semitones",
-          "notes_per_bar": "notes", "groove_consistency": "1 - distance"}
+_UNITS = {"pitch_class_entropy": "bits", "pitch_range": "semitones", "notes_per_bar": "notes",
+          "groove_consistency": "1 - distance", "longest_repeat": "bars",
+          "pitch_classes": "pitch classes", "aabb_form": "0 = no, 1 = yes",
+          "ends_on_tonic": "0 = no, 1 = yes"}  # every other metric is a share (0 to 1)
 
 
 def plot_metrics(generated: list[music.Tune], real: list[music.Tune],

@@ -44,7 +44,8 @@ class Table:
         body = "".join("<tr>" + "".join(f'<td style="text-align:{self._align(v)}">'
                                         f"{html.escape(self._cell(v))}</td>" for v in row)
                        + "</tr>" for row in self.rows)
-        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        caption = (f'<caption style="text-align:left; white-space:nowrap">'
+                   f"{html.escape(self.caption)}</caption>" if self.caption else "")
         return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     def __repr__(self) -> str:

@@ -131,6 +131,8 @@ def test_loss_plot_zooms_so_later_epochs_and_the_gap_stay_visible():
     assert last_gap / (high - low) > 0.1  # the gap takes a visible share of the panel
     assert any(f"{last_gap:+.3f}" in t.get_text() for t in zoom.texts)
     assert {"training loss", "validation loss"} <= {line.get_label() for line in zoom.lines}
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:2] == ["training loss", "validation loss"] and "best" in legend[2]
     assert "epoch" in zoom.get_xlabel() and "loss" in whole.get_ylabel()
 
 
