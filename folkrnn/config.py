@@ -17,7 +17,7 @@ from folkrnn.errors import FolkRNNError
 
 # Upper limits: beyond them a CPU run takes hours or the memory runs out (bad input, not a knob).
 LIMITS = {"melody_embedding": 512, "chord_embedding": 512, "position_embedding": 512,
-          "meter_embedding": 512, "layers": 8, "units": 2048, "seq_len": 2048,
+          "meter_embedding": 512, "form_embedding": 512, "layers": 8, "units": 2048, "seq_len": 2048,
           "batch_size": 2048, "epochs": 1000, "max_tunes": 100_000}
 
 
@@ -46,6 +46,13 @@ class Config:
     factorised: bool = knob(True, "predict the chord, then the melody given it "
                                   "(False: two independent heads)")
     melody_loss_weight: float = knob(1.0, "weight of the melody loss against the chord loss")
+    lookback: str = knob("1,2,4,8", "form input: the melody event and chord at the same place "
+                                    "1, 2, 4, 8 bars back, and whether the tune is repeating "
+                                    "them (bars, comma-separated; empty = none)")
+    structure: bool = knob(True, "form input: the bar within its 8-bar part, which part, and "
+                                 "how many bars remain")
+    form_embedding: int = knob(8, "size of the vectors for the repeat flags and structure "
+                                  "inputs")
     # --- data ---
     seq_len: int = knob(128, "time steps per training window (truncated backpropagation "
                              "through time)")
@@ -66,7 +73,7 @@ class Config:
         """Every Config is valid: one error listing each bad field, raised where it is made."""
         problems = []
         positive = ["melody_embedding", "chord_embedding", "position_embedding", "meter_embedding",
-                    "layers", "units", "seq_len", "batch_size", "epochs"]
+                    "form_embedding", "layers", "units", "seq_len", "batch_size", "epochs"]
         for name in positive:
             if getattr(self, name) < 1:
                 problems.append(f"{name}={getattr(self, name)} must be at least 1")
@@ -82,6 +89,11 @@ class Config:
         for name in ["max_tunes", "patience", "max_minutes", "seed"]:
             if getattr(self, name) < 0:
                 problems.append(f"{name}={getattr(self, name)} must not be negative")
+        try:
+            from folkrnn.form import parse_lookback  # noqa: PLC0415 (form imports no config)
+            parse_lookback(self.lookback)
+        except FolkRNNError as error:
+            problems.append(str(error))
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):

@@ -23,14 +23,16 @@ from typing import Iterator
 
 import numpy as np
 
-from folkrnn import music, paths
+from folkrnn import form, music, paths
 from folkrnn.errors import FolkRNNError
 from folkrnn.paths import write_atomic
 from folkrnn.music import Tune
 
 ENCODING_VERSION = 2  # bump when the representation changes: old caches are rebuilt
 SPLITS = ("train", "valid", "test")
-INPUT_KEYS = ("melody", "chord", "position", "meter", "next_chord")
+BASE_INPUT_KEYS = ("melody", "chord", "position", "meter", "next_chord")
+# every model input `tune_arrays` makes; a model of a given Config reads `input_keys(config)`
+INPUT_KEYS = BASE_INPUT_KEYS + form.lookback_keys(form.LOOKBACK_BARS) + form.STRUCTURE_KEYS
 TARGET_KEYS = ("melody", "chord")
 
 
@@ -256,21 +258,31 @@ def tune_arrays(tune: Tune) -> dict[str, np.ndarray]:
     A silent step (rest, no chord) is put before the tune, so step 0 is predicted too. At each
     step t the model sees what sounded at t (``melody``, ``chord``) and what is known of t+1 in
     advance (``position``, ``meter``; ``next_chord`` for the melody head, teacher-forced), and
-    learns ``target_melody`` and ``target_chord`` of step t+1.
+    learns ``target_melody`` and ``target_chord`` of step t+1. The form inputs of step t+1
+    (lookback and structure, see `folkrnn.form`) come too; a model reads `input_keys(config)`.
     """
     melody = np.concatenate([[music.REST], tune.melody]).astype(np.int32)
     chords = np.concatenate([[music.NO_CHORD], tune.chords]).astype(np.int32)
     return {"melody": melody[:-1], "chord": chords[:-1],
             "position": tune.positions.astype(np.int32), "meter": tune.meter_ids.astype(np.int32),
-            "next_chord": chords[1:], "target_melody": melody[1:], "target_chord": chords[1:]}
+            "next_chord": chords[1:], **form.form_arrays(tune),
+            "target_melody": melody[1:], "target_chord": chords[1:]}
+
+
+def input_keys(config) -> tuple[str, ...]:
+    """The inputs a model of ``config`` reads: the base ones, then the form inputs it asks for
+    (``lookback``, ``structure``; see `folkrnn.form`)."""
+    keys = BASE_INPUT_KEYS + form.lookback_keys(form.parse_lookback(config.lookback))
+    return keys + (form.STRUCTURE_KEYS if config.structure else ())
 
 
 def _transposed(arrays: dict[str, np.ndarray], shift: int) -> dict[str, np.ndarray]:
     out = dict(arrays)
-    for key in ("melody", "target_melody"):
-        out[key] = music.transpose_melody(arrays[key], shift)
-    for key in ("chord", "next_chord", "target_chord"):
-        out[key] = music.transpose_chords(arrays[key], shift)
+    for key in arrays:
+        if key in ("melody", "target_melody") or key.startswith("lookback_melody"):
+            out[key] = music.transpose_melody(arrays[key], shift)
+        elif key in ("chord", "next_chord", "target_chord") or key.startswith("lookback_chord"):
+            out[key] = music.transpose_chords(arrays[key], shift)
     return out
 
 
@@ -295,9 +307,11 @@ def _windows(tunes: list[Tune], seq_len: int, rng: np.random.Generator, transpos
 
 
 def batch_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: int = 0,
-                  epoch: int = 0, transpose: bool = False, shuffle: bool = True
-                  ) -> Iterator[tuple[dict, dict, dict]]:
+                  epoch: int = 0, transpose: bool = False, shuffle: bool = True,
+                  keys: tuple[str, ...] = INPUT_KEYS) -> Iterator[tuple[dict, dict, dict]]:
     """One epoch of ``(inputs, targets, sample_weights)`` numpy batches, padded and masked.
+
+    ``inputs`` holds the model inputs ``keys`` (a model's: `input_keys(config)`).
 
     Windows are shuffled (``shuffle``) and transposed by a random shift that keeps the melody in
     range (``transpose``); a seed and epoch number make the order reproducible.
@@ -313,18 +327,19 @@ def batch_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: int
             for key, values in arrays.items():
                 batch[key][row, :length] = values
             mask[row, :length] = 1
-        inputs = {k: batch[k] for k in INPUT_KEYS}
+        inputs = {k: batch[k] for k in keys}
         targets = {k: batch["target_" + k] for k in TARGET_KEYS}
         yield inputs, targets, {k: mask for k in TARGET_KEYS}
 
 
-def _tf_dataset(generate, seq_len: int, count: int | None = None):
+def _tf_dataset(generate, seq_len: int, count: int | None = None,
+                keys: tuple[str, ...] = INPUT_KEYS):
     """A prefetching `tf.data.Dataset` of the batches ``generate()`` yields."""
     import tensorflow as tf
 
     ints = tf.TensorSpec((None, seq_len), tf.int32)
     floats = tf.TensorSpec((None, seq_len), tf.float32)
-    signature = ({k: ints for k in INPUT_KEYS}, {k: ints for k in TARGET_KEYS},
+    signature = ({k: ints for k in keys}, {k: ints for k in TARGET_KEYS},
                  {k: floats for k in TARGET_KEYS})
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
     if count is not None:  # a known length lets Keras show validation progress
@@ -333,7 +348,8 @@ def _tf_dataset(generate, seq_len: int, count: int | None = None):
 
 
 def training_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: int = 0,
-                     transpose: bool = True, first_epoch: int = 0, batches: int | None = None):
+                     transpose: bool = True, first_epoch: int = 0, batches: int | None = None,
+                     keys: tuple[str, ...] = INPUT_KEYS):
     """An endless `tf.data.Dataset` of shuffled training batches (see `batch_windows`).
 
     Epoch e is drawn with seed ``(seed, e)`` and has exactly ``batches`` batches (default
@@ -346,21 +362,22 @@ def training_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: 
     def generate():
         for epoch in itertools.count(first_epoch):
             yield from itertools.islice(itertools.cycle(batch_windows(
-                tunes, seq_len, batch_size, seed=seed, epoch=epoch, transpose=transpose)),
-                batches)
+                tunes, seq_len, batch_size, seed=seed, epoch=epoch, transpose=transpose,
+                keys=keys)), batches)
 
-    return _tf_dataset(generate, seq_len)
+    return _tf_dataset(generate, seq_len, keys=keys)
 
 
-def validation_windows(tunes: list[Tune], seq_len: int, batch_size: int):
+def validation_windows(tunes: list[Tune], seq_len: int, batch_size: int,
+                       keys: tuple[str, ...] = INPUT_KEYS):
     """One pass over ``tunes`` in order, not transposed, as a `tf.data.Dataset`."""
     if not tunes:
         raise FolkRNNError("no validation tunes: run folkrnn prepare (or notebook 01) first")
 
     def generate():
-        return batch_windows(tunes, seq_len, batch_size, shuffle=False)
+        return batch_windows(tunes, seq_len, batch_size, shuffle=False, keys=keys)
 
-    return _tf_dataset(generate, seq_len, count=sum(1 for _ in generate()))
+    return _tf_dataset(generate, seq_len, count=sum(1 for _ in generate()), keys=keys)
 
 
 def steps_per_epoch(tunes: list[Tune], seq_len: int, batch_size: int) -> int:

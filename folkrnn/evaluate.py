@@ -38,7 +38,7 @@ from typing import Iterable, Protocol
 import numpy as np
 
 from folkrnn import music
-from folkrnn.dataset import INPUT_KEYS, SPLITS, TuneSet, tune_arrays
+from folkrnn.dataset import SPLITS, TuneSet, tune_arrays
 from folkrnn.errors import FolkRNNError
 from folkrnn.music import Tune
 
@@ -308,9 +308,10 @@ def model_log_probs(model, tunes: list[Tune], batch_size: int = 16
         chosen = order[first:first + batch_size]
         arrays = [tune_arrays(tunes[i]) for i in chosen]
         width = max(len(a["melody"]) for a in arrays)
-        inputs = {k: np.zeros((len(chosen), width), np.int32) for k in INPUT_KEYS}
+        keys = [t.name for t in model.inputs]  # the inputs this model reads
+        inputs = {k: np.zeros((len(chosen), width), np.int32) for k in keys}
         for row, a in enumerate(arrays):
-            for k in INPUT_KEYS:
+            for k in keys:
                 inputs[k][row, :len(a[k])] = a[k]
         logits = model.predict_on_batch(inputs)
         melody, chord = _log_softmax(logits["melody"]), _log_softmax(logits["chord"])

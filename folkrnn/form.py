@@ -160,23 +160,24 @@ class LookbackTracker:
         self.lags = lags
         steps = np.arange(len(bar_length))
         self.back = [(steps - lag * np.asarray(bar_length)).tolist() for lag in lags]
-        self.equal = np.zeros((len(lags), len(bar_length)), bool)
+        # run[i][s]: how many steps up to s in a row equal the melody lags[i] bars before them
+        self.run = [[0] * len(bar_length) for _ in lags]
 
     def ids(self, melody: np.ndarray, chords: np.ndarray, t: int) -> list[int]:
         """The lookback inputs of step t, given the steps before t in ``melody``/``chords``."""
-        if not self.lags:
-            return []
         out: list[int] = []
         repeats = 0
         for i, back in enumerate(self.back):
+            run = self.run[i]
             if t:  # step t-1 was just written: does it equal the step `lag` bars before it?
                 b = back[t - 1]
-                self.equal[i, t - 1] = b >= 0 and melody[t - 1] == melody[b]
+                equal = b >= 0 and melody[t - 1] == melody[b]
+                run[t - 1] = (run[t - 2] + 1 if t > 1 else 1) if equal else 0
             b = back[t]
             out += [int(melody[b]), int(chords[b])] if b >= 0 else [REST, NO_CHORD]
-            if t >= REPEAT_WINDOW and self.equal[i, t - REPEAT_WINDOW:t].all():
+            if t and run[t - 1] >= REPEAT_WINDOW:
                 repeats |= 1 << i
-        return out + [repeats]
+        return out + [repeats] if self.lags else out
 
 
 def form_arrays(tune: Tune, lags: tuple[int, ...] = LOOKBACK_BARS,
@@ -192,6 +193,7 @@ def form_arrays(tune: Tune, lags: tuple[int, ...] = LOOKBACK_BARS,
 # --- forms for generation: which parts repeat ------------------------------------------------------
 DEFAULT_FORM = "AABB"
 FREE = "free"
+FORMS = ("AABB", "AB", "AABA", "ABC", "AABBCC", FREE)  # examples offered by the composer
 
 
 def parse_form(text: str) -> str:

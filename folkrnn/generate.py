@@ -9,6 +9,11 @@ carried from step to step, so each step costs one small numpy computation (`mode
 knobs once (length, meter, key, chords, prime, ``temperature``: below 1 safer and more
 repetitive, above 1 wilder; ``top_k``: draw only among the k likeliest events), lays out the
 tune and calls `sample_tune`, which trusts its arguments.
+
+With a ``form`` (default ``AABB``) the tune is written part by part: the form decides which
+8-bar parts repeat and that every part ends on a cadence; the model writes the notes, knowing
+through its form inputs (`folkrnn.form`) where it is in the tune and what it played 1, 2, 4 and
+8 bars before.
 """
 from __future__ import annotations
 
@@ -18,14 +23,21 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from folkrnn import form as form_lib
 from folkrnn import music
+from folkrnn.dataset import load_dataset
 from folkrnn.errors import FolkRNNError
 from folkrnn.music import HOLD, NO_CHORD, REST, Tune
 
 if TYPE_CHECKING:  # the sampler needs only numpy: importing it must not load TensorFlow
     from folkrnn.model import StepModel
 
-DEFAULT_BARS = 16  # length of a generated tune
+DEFAULT_BARS = 32  # length of a generated tune (four 8-bar parts)
+# The sampling defaults: the settings whose tunes sit closest to the real ones on the music
+# metrics (bench/bench_sampling.py; table in BENCHMARKS.md, "Sampling defaults").
+DEFAULT_TEMPERATURE = 1.0  # of the melody
+DEFAULT_CHORD_TEMPERATURE = 1.0
+DEFAULT_TOP_K = 0
 DEFAULT_PRIME_BARS = 4  # bars of a prime tune the model continues
 MAX_BARS = 512  # longer requests are refused: they would take minutes and fill the screen
 MAX_STEPS = MAX_BARS * music.MAX_BAR_STEPS
@@ -51,10 +63,67 @@ def blank_tune(steps: int, meters: str | Sequence[tuple[int, str]]) -> Tune:
     return Tune(np.zeros(steps), np.zeros(steps), meters)
 
 
+# The 24 Krumhansl–Kessler key profiles (major keys, then minor), standardised: their dot
+# product with a standardised histogram, / 12, is the correlation `music.estimate_key` uses.
+_KEY_PROFILES = np.stack([np.roll(profile, tonic) for profile in
+                          (music.MAJOR_PROFILE, music.MINOR_PROFILE) for tonic in range(12)])
+_KEY_PROFILES = ((_KEY_PROFILES - _KEY_PROFILES.mean(1, keepdims=True))
+                 / _KEY_PROFILES.std(1, keepdims=True))
+
+
+class _Writer:
+    """One tune being written step by step: the events so far, the LSTM state, the inputs."""
+
+    def __init__(self, step_model: "StepModel", layout: Tune, plan: form_lib.Plan,
+                 rng: np.random.Generator, temperature: tuple[float, float], top_k: int):
+        self.model, self.rng, self.top_k = step_model, rng, top_k
+        self.melody_t, self.chord_t = temperature
+        self.melody = np.zeros(len(layout), np.int64)
+        self.chords = np.zeros(len(layout), np.int64)
+        self.positions, self.meter_ids = layout.positions.tolist(), layout.meter_ids.tolist()
+        self.lookback = form_lib.LookbackTracker(plan.bar_length, getattr(step_model, "lags", ()))
+        structure = plan.structure() if getattr(step_model, "structure", False) else None
+        self.structure = (np.stack([structure[k] for k in form_lib.STRUCTURE_KEYS], 1).tolist()
+                          if structure else [[] for _ in range(len(layout))])
+        self.states = step_model.initial_state(1)
+
+    def write(self, t: int, chord: int | None = None, event: int | None = None) -> None:
+        """Write step t: the given chord and event, or ones drawn from the model."""
+        previous = (int(self.melody[t - 1]), int(self.chords[t - 1])) if t else (REST, NO_CHORD)
+        ids = [*previous, self.positions[t], self.meter_ids[t],
+               *self.lookback.ids(self.melody, self.chords, t), *self.structure[t]]
+        hidden, self.states = self.model.step_ids(np.array(ids)[:, None], self.states)
+        if chord is None:
+            chord = sample_event(self.model.chord_logits(hidden)[0], self.chord_t, self.top_k,
+                                 self.rng)
+        if event is None:
+            logits = np.array(self.model.melody_logits(hidden, np.array([chord]))[0], np.float64)
+            if previous[0] == REST:  # nothing to hold
+                logits[HOLD] = -np.inf
+            event = sample_event(logits, self.melody_t, self.top_k, self.rng)
+        elif event == HOLD and previous[0] == REST:
+            event = REST  # a copied part that starts with a tie: nothing to hold here
+        self.melody[t], self.chords[t] = event, chord
+
+    def tonic(self, end: int) -> int | None:
+        """The tonic pitch class of the melody before step ``end``: `music.estimate_key`,
+        vectorised (it runs before every part's last bar, so it must be fast)."""
+        histogram = np.zeros(12)
+        for start, stop, pitch in music.melody_notes(self.melody[:end]):
+            histogram[pitch % 12] += stop - start
+        if not histogram.any():
+            return None
+        if histogram.std() == 0:
+            return int(np.argmax(histogram))
+        scores = _KEY_PROFILES @ ((histogram - histogram.mean()) / histogram.std())
+        return int(np.argmax(scores)) % 12  # the first best: major before minor, as there
+
+
 def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
                 temperature: tuple[float, float] = (1.0, 1.0), top_k: int = 0,
                 chords: np.ndarray | None = None, prime: Tune | None = None,
-                name: str | None = None) -> Tune:
+                name: str | None = None, form: str = form_lib.FREE, ending_bars: int = 1,
+                candidates: int = 8) -> Tune:
     """Sample a tune with the length and meters of ``layout`` (explained in notebook 04).
 
     * ``temperature``: ``(melody, chord)``; ``top_k``: 0 = all events.
@@ -62,38 +131,101 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
       factorised model the melody head sees exactly these chords). Prime steps keep their own.
     * ``prime``: its steps are fed in first (teacher forcing) and kept; sampling continues
       after them.
+    * ``form``: ``free`` (the model writes every step) or part letters such as ``AABB``: the
+      full bars are cut into that many equal parts. What the FORM imposes: (1) a part whose
+      letter came before is that part again, copied and fed to the model as if it had played
+      it, except its last ``ending_bars`` bar(s), which the model writes anew (a second
+      ending); (2) the last bar of every part is drawn up to ``candidates`` times until its
+      last note is the tonic or the dominant (the tonic for the tune's last bar); if no draw
+      ends the tune on the tonic, its last note is moved to the nearest tonic. Everything else,
+      repetition inside a part included, the model chose.
 
     A hold right after a rest (or at the start) is impossible and never drawn. The same seed
     gives the same tune. The result goes through `music.normalise` (trailing silence dropped),
     and its ``key`` is the estimated one (`music.estimate_key`). Arguments are trusted: user
     input is checked by `generate_tune`.
     """
-    melody_t, chord_t = temperature
-    steps, primed = len(layout), 0 if prime is None else len(prime)
-    positions, meter_ids = layout.positions, layout.meter_ids
-    rng = np.random.default_rng(seed)
-    melody = np.zeros(steps, np.int64)
-    chord_out = np.zeros(steps, np.int64)
-    previous_melody, previous_chord = REST, NO_CHORD
-    states = step_model.initial_state(1)
-    for t in range(steps):
-        hidden, states = step_model.step(np.array([previous_melody]), np.array([previous_chord]),
-                                         positions[t:t + 1], meter_ids[t:t + 1], states)
+    letters = form_lib.parse_form(form)
+    primed = 0 if prime is None else len(prime)
+    plan = form_lib.Plan.of(layout, pickup=prime is not None and form_lib.has_pickup(prime))
+    writer = _Writer(step_model, layout, plan, np.random.default_rng(seed), temperature, top_k)
+
+    def write_step(t: int, copy_from: int | None = None) -> None:
         if t < primed:
-            chord, event = int(prime.chords[t]), int(prime.melody[t])
+            writer.write(t, int(prime.chords[t]), int(prime.melody[t]))
+            return
+        given = int(chords[t]) if chords is not None else None
+        if copy_from is None:
+            writer.write(t, given)
         else:
-            chord = (int(chords[t]) if chords is not None else
-                     sample_event(step_model.chord_logits(hidden)[0], chord_t, top_k, rng))
-            logits = np.array(step_model.melody_logits(hidden, np.array([chord]))[0], np.float64)
-            if previous_melody == REST:  # nothing to hold
-                logits[HOLD] = -np.inf
-            event = sample_event(logits, melody_t, top_k, rng)
-        melody[t], chord_out[t] = event, chord
-        previous_melody, previous_chord = event, chord
-    tune = Tune(melody, chord_out, layout.meters, "C", name or f"generated-seed{seed}")
+            writer.write(t, given if given is not None else int(writer.chords[copy_from]),
+                         int(writer.melody[copy_from]))
+
+    if letters and plan.total_bars >= len(letters):
+        _write_parts(writer, plan, letters, write_step, primed, ending_bars, candidates)
+    else:
+        for t in range(len(layout)):
+            write_step(t)
+    tune = Tune(writer.melody, writer.chords, layout.meters, "C", name or f"generated-seed{seed}")
     tune = music.normalise(tune)
     tune.key = music.estimate_key(tune)
     return tune
+
+
+def _write_parts(writer: _Writer, plan: form_lib.Plan, letters: str, write_step, primed: int,
+                 ending_bars: int, candidates: int) -> None:
+    """Write the tune part by part, as `sample_tune` describes under ``form``."""
+    bounds = form_lib.part_bounds(plan, len(letters))
+    for t in range(plan.bar_range(0)[0]):  # a pickup bar
+        write_step(t)
+    for index, source in enumerate(form_lib.part_sources(letters)):
+        first_bar, end_bar = bounds[index]
+        a, b = plan.bar_range(first_bar)[0], plan.bar_range(end_bar - 1)[1]
+        ending = plan.bar_range(end_bar - max(1, min(ending_bars, end_bar - first_bar)))[0]
+        if source is None:
+            for t in range(a, ending):
+                write_step(t)
+        else:  # the form: the earlier part again, all but its ending
+            offset = plan.bar_range(bounds[source][0])[0] - a
+            source_end = plan.bar_range(bounds[source][1] - 1)[1]
+            for t in range(a, ending):
+                write_step(t, t + offset if t + offset < source_end else None)
+        final = index == len(letters) - 1
+        if ending < primed:
+            for t in range(ending, b):
+                write_step(t)
+        elif not _write_cadence(writer, ending, b, write_step, final, candidates) and final:
+            _end_on_tonic(writer, b)
+    for t in range(plan.bar_range(plan.total_bars - 1)[1], len(writer.melody)):
+        write_step(t)  # steps after the last full bar (a length that is not whole bars)
+
+
+def _write_cadence(writer: _Writer, a: int, b: int, write_step, final: bool,
+                   candidates: int) -> bool:
+    """Write steps a..b (a part's last bar) up to ``candidates`` times, until the last note is
+    the tonic (``final``) or the tonic or dominant. True if a draw did; the last draw stays."""
+    tonic = writer.tonic(a)
+    wanted = set() if tonic is None else {tonic} if final else {tonic, (tonic + 7) % 12}
+    saved = writer.states
+    for _ in range(max(candidates, 1)):
+        writer.states = saved
+        for t in range(a, b):
+            write_step(t)
+        pitches = music.onset_pitches(writer.melody[:b])
+        if len(pitches) and pitches[-1] % 12 in wanted:
+            return True
+    return False
+
+
+def _end_on_tonic(writer: _Writer, end: int) -> None:
+    """Move the tune's last note to the nearest tonic (the form's last resort)."""
+    tonic = writer.tonic(end)
+    onsets = np.nonzero(music.is_onset(writer.melody[:end]))[0]
+    if tonic is None or not len(onsets):
+        return
+    pitch = music.event_pitch(writer.melody[onsets[-1]])
+    options = [p for p in range(music.MIN_PITCH, music.MAX_PITCH + 1) if p % 12 == tonic]
+    writer.melody[onsets[-1]] = music.onset(min(options, key=lambda p: (abs(p - pitch), p)))
 
 
 # --- keys --------------------------------------------------------------------------------------
@@ -178,8 +310,6 @@ def load_prime(prime: str | Path | Tune, bars: int = DEFAULT_PRIME_BARS) -> Tune
 
 
 def _test_tune(key: str) -> Tune:
-    from folkrnn.dataset import load_dataset
-
     tunes = load_dataset().test
     if key.isdigit():
         if int(key) >= len(tunes):
@@ -195,10 +325,18 @@ def _test_tune(key: str) -> Tune:
 
 
 # --- the user-facing call --------------------------------------------------------------------
-def _temperatures(temperature: float | tuple[float, float]) -> tuple[float, float]:
-    """``(melody, chord)`` temperatures from one number or a pair; each finite and > 0."""
-    pair = (tuple(temperature) if isinstance(temperature, (tuple, list))
-            else (temperature, temperature))
+def _temperatures(temperature: float | tuple[float, float],
+                  chord_temperature: float | None = None) -> tuple[float, float]:
+    """``(melody, chord)`` temperatures from a pair, or from the melody's and the chord's
+    (default `DEFAULT_CHORD_TEMPERATURE`); each finite and > 0."""
+    if isinstance(temperature, (tuple, list)):
+        if chord_temperature is not None:
+            raise FolkRNNError("give the chord temperature once: as chord_temperature or as "
+                               "the second of a (melody, chord) temperature pair")
+        pair = tuple(temperature)
+    else:
+        chord = DEFAULT_CHORD_TEMPERATURE if chord_temperature is None else chord_temperature
+        pair = (temperature, chord)
     if len(pair) != 2 or not all(math.isfinite(float(t)) and float(t) > 0 for t in pair):
         raise FolkRNNError(f"temperature {temperature!r} must be a number greater than 0 (e.g. "
                            "1.0; lower is safer, higher is wilder), or a pair (melody, chord)")
@@ -229,18 +367,24 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
                   meter: str | None = None, key: str | None = None,
                   chords: str | Sequence[str] | None = None,
                   prime: str | Path | Tune | None = None,
-                  temperature: float | tuple[float, float] = 1.0, top_k: int = 0,
-                  seed: int = 0) -> Tune:
+                  temperature: float | tuple[float, float] = DEFAULT_TEMPERATURE,
+                  chord_temperature: float | None = None, top_k: int = DEFAULT_TOP_K,
+                  seed: int = 0, form: str = form_lib.DEFAULT_FORM) -> Tune:
     """A new tune from a trained model (``folkrnn generate``; explained in notebook 04).
 
-    ``step_model``: `model.load_step_model(run)`. Length: ``steps``, or ``bars`` of ``meter``
-    (default 16 bars), prime included. ``meter`` defaults to the prime's, else 4/4.
+    ``step_model``: `model.load_step_model(run)`. ``form``: which 8-bar parts repeat
+    (``AABB``, ``AB``, ``AABA``, ``ABC``, …; ``free``: the model alone decides; see
+    `sample_tune` for what the form imposes). Length: ``steps``, or ``bars`` of ``meter``
+    (default: 8 bars per part of the form, 32 bars for ``free``), prime included; a prime that
+    opens with a pickup adds that bar. ``meter`` defaults to the prime's, else 4/4.
     ``chords``: see `parse_progression` (one chord per bar, repeated). ``prime``: see
     `load_prime`. ``key``: the tune is transposed afterwards into that key (see `to_key`); as
     chords given with ``chords`` would move too, both together are refused. ``temperature``:
-    one number, or ``(melody, chord)``.
+    of the melody, or a ``(melody, chord)`` pair; ``chord_temperature``: of the chords
+    (default `DEFAULT_CHORD_TEMPERATURE`).
     """
-    pair = _temperatures(temperature)
+    pair = _temperatures(temperature, chord_temperature)
+    letters = form_lib.parse_form(form)
     if top_k < 0:
         raise FolkRNNError(f"top_k={top_k} must be 0 (all events) or a positive number")
     if key is not None:
@@ -251,12 +395,16 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
     progression = parse_progression(chords) if chords is not None else None
     prime_tune = load_prime(prime) if prime is not None else None
     meter = meter or (prime_tune.meters[-1][1] if prime_tune is not None else "4/4")
+    if bars is None and steps is None:
+        bars = form_lib.PART_BARS * len(letters) if letters else DEFAULT_BARS
+    pickup = bars is not None and prime_tune is not None and form_lib.has_pickup(prime_tune)
     steps = _length(steps, bars, music.steps_per_bar(meter))
+    steps += music.steps_per_bar(prime_tune.meters[0][1]) if pickup else 0
     if prime_tune is not None and len(prime_tune) >= steps:
         raise FolkRNNError(f"the prime has {len(prime_tune)} steps but the tune is to have only "
                            f"{steps}: ask for more --bars/--steps or use a shorter prime")
     layout = blank_tune(steps, _meters(meter, prime_tune))
     given = progression_steps(progression, layout) if progression is not None else None
     tune = sample_tune(step_model, layout, seed=seed, temperature=pair, top_k=top_k,
-                       chords=given, prime=prime_tune)
+                       chords=given, prime=prime_tune, form=form)
     return to_key(tune, key) if key is not None else tune

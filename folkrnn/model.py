@@ -18,9 +18,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from folkrnn import music, runs
+from folkrnn import form, music, runs
 from folkrnn.config import Config
-from folkrnn.dataset import INPUT_KEYS
+from folkrnn.dataset import input_keys
 from folkrnn.errors import FolkRNNError
 
 JIT_COMPILE = False  # XLA: measured no faster for the stock LSTM on CPU (see the model report)
@@ -40,21 +40,16 @@ def lstm_layer(units: int, name: str) -> keras.layers.Layer:
 def build_model(config: Config, *, compile: bool = True) -> keras.Model:
     """The Keras model for ``config``, compiled for training unless ``compile=False``.
 
-    Inputs: a dict of int32 (batch, time) arrays with the keys of `dataset.INPUT_KEYS`.
+    Inputs: a dict of int32 (batch, time) arrays with the keys of `dataset.input_keys(config)`.
     Outputs: ``{"melody": (batch, time, 36) logits, "chord": (batch, time, 37) logits}``.
     Explained in notebook 02_build_model.
     """
-    inputs = {k: keras.Input((None,), dtype="int32", name=k) for k in INPUT_KEYS}
-    chord_embedding = keras.layers.Embedding(music.CHORD_SIZE, config.chord_embedding,
-                                             name="chord_embedding")
-    x = keras.layers.Concatenate(name="step_features")([
-        keras.layers.Embedding(music.MELODY_SIZE, config.melody_embedding,
-                               name="melody_embedding")(inputs["melody"]),
-        chord_embedding(inputs["chord"]),
-        keras.layers.Embedding(NUM_POSITIONS, config.position_embedding,
-                               name="position_embedding")(inputs["position"]),
-        keras.layers.Embedding(NUM_METERS, config.meter_embedding,
-                               name="meter_embedding")(inputs["meter"])])
+    inputs = {k: keras.Input((None,), dtype="int32", name=k) for k in input_keys(config)}
+    embeddings = {name: keras.layers.Embedding(rows, width, name=name)
+                  for name, rows, width in embedding_layers(config)}
+    chord_embedding = embeddings["chord_embedding"]
+    x = keras.layers.Concatenate(name="step_features")(
+        [embeddings[layer](inputs[key]) for key, layer in feature_layout(config)])
     for layer in range(1, config.layers + 1):
         x = lstm_layer(config.units, f"lstm_{layer}")(x)
         x = keras.layers.Dropout(config.dropout, name=f"dropout_{layer}")(x)
@@ -68,6 +63,35 @@ def build_model(config: Config, *, compile: bool = True) -> keras.Model:
     if compile:
         compile_model(model, config)
     return model
+
+
+def embedding_layers(config: Config) -> list[tuple[str, int, int]]:
+    """``(layer name, rows, width)`` of every embedding table of the model of ``config``."""
+    layers = [("melody_embedding", music.MELODY_SIZE, config.melody_embedding),
+              ("chord_embedding", music.CHORD_SIZE, config.chord_embedding),
+              ("position_embedding", NUM_POSITIONS, config.position_embedding),
+              ("meter_embedding", NUM_METERS, config.meter_embedding)]
+    lags = form.parse_lookback(config.lookback)
+    if lags:
+        layers.append(("repeats_embedding", 2 ** len(lags), config.form_embedding))
+    if config.structure:
+        layers += [(f"{k}_embedding", form.NUM_IDS[k], config.form_embedding)
+                   for k in form.STRUCTURE_KEYS]
+    return layers
+
+
+def feature_layout(config: Config) -> list[tuple[str, str]]:
+    """``(input, embedding layer)`` in the order ``step_features`` concatenates them.
+
+    The lookback inputs (`folkrnn.form`) reuse the melody and chord embeddings: the event 8
+    bars back has the same vector as the event now. `StepModel` follows the same order.
+    """
+    pairs = [("melody", "melody_embedding"), ("chord", "chord_embedding"),
+             ("position", "position_embedding"), ("meter", "meter_embedding")]
+    for key in input_keys(config)[len(pairs) + 1:]:  # after those four and next_chord
+        kind = key.split("_")[1] if key.startswith("lookback_") else key
+        pairs.append((key, f"{kind}_embedding"))
+    return pairs
 
 
 def compile_model(model: keras.Model, config: Config) -> None:
@@ -125,9 +149,10 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class StepModel:
     """The trained network run one step at a time in numpy, for sampling (notebook 04).
 
-    To sample step t+1: ``hidden, states = step(events of t, position/meter of t+1, states)``,
-    draw a chord from ``chord_logits(hidden)``, then a melody event from
-    ``melody_logits(hidden, chord)``. All arguments are (batch,) int arrays.
+    To sample step t+1: ``hidden, states = step(events of t, position/meter of t+1, states,
+    form inputs of t+1)``, draw a chord from ``chord_logits(hidden)``, then a melody event from
+    ``melody_logits(hidden, chord)``. All arguments are (batch,) int arrays; the form inputs
+    (`form_keys`, see `folkrnn.form`) a dict of them by name.
     """
 
     def __init__(self, model: keras.Model, config: Config):
@@ -135,13 +160,19 @@ class StepModel:
                    for layer in model.layers if layer.get_weights()}
         self.factorised = config.factorised
         self.chord_table = weights["chord_embedding"][0]
-        tables = [weights["melody_embedding"][0], self.chord_table,
-                  weights["position_embedding"][0], weights["meter_embedding"][0]]
+        layout = feature_layout(config)
+        self.lags = form.parse_lookback(config.lookback)  # the form inputs the model reads
+        self.structure = config.structure
+        self.form_keys = [key for key, _ in layout[4:]]
+        tables = [weights[layer][0] for _, layer in layout]
         self.lstms = [weights[f"lstm_{i}"] for i in range(1, config.layers + 1)]
         # x @ W of the first layer, precomputed for every value of every input (x is a concat
         # of embeddings, so x @ W is a sum of one row from each table): a lookup per step.
         kernel, rows = self.lstms[0][0], np.cumsum([0] + [t.shape[1] for t in tables])
-        self.input_tables = [t @ kernel[a:b] for t, a, b in zip(tables, rows[:-1], rows[1:])]
+        tables = [t @ kernel[a:b] for t, a, b in zip(tables, rows[:-1], rows[1:])]
+        # stacked into one table: the rows of all inputs are gathered and summed at once
+        self.offsets = np.cumsum([0] + [len(t) for t in tables])[:-1, None]
+        self.input_table = np.concatenate(tables)
         self.chord_head = weights["chord_logits"]
         self.melody_head = weights["melody_logits"]
         self.melody_hidden = weights.get("melody_hidden")
@@ -151,10 +182,22 @@ class StepModel:
         zeros = np.zeros((batch, self.lstms[0][1].shape[0]), np.float32)
         return [(zeros, zeros) for _ in self.lstms]
 
-    def step(self, melody, chord, position, meter, states):
-        """One step of every LSTM layer: returns (top layer output, new states)."""
+    def step(self, melody, chord, position, meter, states, form_ids=None):
+        """One step of every LSTM layer: returns (top layer output, new states).
+
+        ``form_ids``: the model's form inputs (`form_keys`) by name, or in that order.
+        """
         ids = [melody, chord, position, meter]
-        projected = sum(table[np.asarray(i)] for table, i in zip(self.input_tables, ids))
+        if self.form_keys:
+            ids += ([form_ids[k] for k in self.form_keys] if isinstance(form_ids, dict)
+                    else list(form_ids))
+        batch = len(np.atleast_1d(melody))
+        return self.step_ids(np.stack([np.broadcast_to(i, (batch,)) for i in ids]), states)
+
+    def step_ids(self, ids: np.ndarray, states):
+        """`step` with every input in one (inputs, batch) int array, in the order melody,
+        chord, position, meter, then `form_keys`: the sampler's fast path."""
+        projected = self.input_table[ids + self.offsets].sum(axis=0)
         new_states, x = [], None
         for layer, ((kernel, recurrent, bias), (h, c)) in enumerate(zip(self.lstms, states)):
             z = (projected if layer == 0 else x @ kernel) + h @ recurrent + bias

@@ -22,7 +22,7 @@ import numpy as np
 from folkrnn import music, runs
 from folkrnn.config import Config
 from folkrnn.dataset import TuneSet, load_dataset, steps_per_epoch, training_windows
-from folkrnn.dataset import validation_windows
+from folkrnn.dataset import input_keys, validation_windows
 from folkrnn.errors import FolkRNNError
 from folkrnn.model import build_model
 from folkrnn.paths import write_atomic
@@ -75,9 +75,10 @@ def _train(config: Config, run_name: str, tunes: TuneSet | None, fresh: bool, ca
     try:
         model.fit(training_windows(train, config.seq_len, config.batch_size, seed=config.seed,
                                    transpose=config.transpose, first_epoch=state["epoch"],
-                                   batches=batches),
+                                   batches=batches, keys=input_keys(config)),
                   steps_per_epoch=batches, epochs=config.epochs, initial_epoch=state["epoch"],
-                  validation_data=validation_windows(valid, config.seq_len, config.batch_size),
+                  validation_data=validation_windows(valid, config.seq_len, config.batch_size,
+                                                    keys=input_keys(config)),
                   shuffle=False, verbose=verbose,
                   callbacks=[checkpoints, *_tensorboard(folder), *callbacks])
     except KeyboardInterrupt:

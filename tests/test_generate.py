@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from folkrnn import generate, listen, music
+from folkrnn import form, generate, listen, metrics, music
 from folkrnn.config import Config
 from folkrnn.errors import FolkRNNError
 from folkrnn.model import StepModel, build_model, load_step_model
@@ -38,19 +38,32 @@ class Spy:
 
     def __init__(self, inner, melody_bias: np.ndarray | None = None):
         self.inner, self.bias = inner, melody_bias
-        self.inputs: list[tuple[int, int, int, int]] = []
+        self.inputs: list[tuple[int, int, int, int]] = []  # melody, chord, position, meter
+        self.form_inputs: list[dict[str, int]] = []  # the form inputs by name
         self.melody_chords: list[int] = []
         self.chord_calls = 0
         self.states = None
+        self.returned: list = []
 
     def initial_state(self, batch):
         self.states = self.inner.initial_state(batch)
         return self.states
 
-    def step(self, melody, chord, position, meter, states):
-        assert states is self.states, "the state of the previous step must be passed in"
-        self.inputs.append((int(melody[0]), int(chord[0]), int(position[0]), int(meter[0])))
-        hidden, self.states = self.inner.step(melody, chord, position, meter, states)
+    @property
+    def lags(self):
+        return self.inner.lags
+
+    @property
+    def structure(self):
+        return self.inner.structure
+
+    def step_ids(self, ids, states):
+        # the state of the previous step, or (a cadence drawn again) one returned before
+        assert states is self.states or any(states is old for old in self.returned)
+        self.inputs.append(tuple(int(i) for i in ids[:4, 0]))
+        self.form_inputs.append(dict(zip(self.inner.form_keys, ids[4:, 0].tolist())))
+        hidden, self.states = self.inner.step_ids(ids, states)
+        self.returned.append(self.states)
         return hidden, self.states
 
     def chord_logits(self, hidden):
@@ -133,7 +146,8 @@ def test_sample_event_respects_top_k_temperature_and_masks():
 # --- chords, meters, lengths ------------------------------------------------------------------
 def test_chord_conditioned_melody_follows_the_given_chords_exactly(step_model):
     spy = Spy(step_model)
-    tune = generate.generate_tune(spy, bars=8, meter="6/8", chords="G D/G Em C", seed=2)
+    tune = generate.generate_tune(spy, bars=8, meter="6/8", chords="G D/G Em C", seed=2,
+                                  form="free")
     g, d, em, c = (parse_chord(n) for n in ("G", "D", "Em", "C"))
     bar_chords = [[g] * 12, [d] * 6 + [g] * 6, [em] * 12, [c] * 12]
     expected = np.concatenate(bar_chords * 2)
@@ -175,8 +189,9 @@ def test_a_midi_prime_is_kept_and_continued(step_model, tmp_path):
     n = 4 * 12
     assert len(prime) == n and prime == source.slice(0, n)
     spy = Spy(step_model)
-    tune = generate.generate_tune(spy, prime=tmp_path / "jig.mid", bars=12, seed=4)
-    assert tune.meters == [(0, "6/8")] and 100 < len(tune) <= 144
+    tune = generate.generate_tune(spy, prime=tmp_path / "jig.mid", bars=12, seed=4, form="free")
+    # 12 full bars after the prime's pickup bar (12 steps each in 6/8)
+    assert tune.meters == [(0, "6/8")] and 100 < len(tune) <= 13 * 12
     assert np.array_equal(tune.melody[:n], prime.melody)
     assert np.array_equal(tune.chords[:n], prime.chords)
     fed = [m for m, _, _, _ in spy.inputs[1:n + 1]]
@@ -268,6 +283,9 @@ def test_generate_with_a_key(step_model):
     ({"temperature": float("inf")}, "temperature"),
     ({"temperature": (1.0, float("nan"))}, "temperature"),
     ({"steps": 64, "bars": 4}, "not both"),
+    ({"form": "A-B"}, "form"),
+    ({"temperature": (1.0, 1.0), "chord_temperature": 0.5}, "chord temperature once"),
+    ({"chord_temperature": 0}, "temperature"),
 ])
 def test_bad_arguments_are_readable_errors(step_model, kwargs, message):
     with pytest.raises(FolkRNNError, match=message):
@@ -289,3 +307,61 @@ def test_bad_primes_are_readable_errors(step_model, tmp_path):
 def test_a_missing_run_is_a_readable_error(home):
     with pytest.raises(FolkRNNError, match="train it first"):
         load_step_model("no-such-run")
+
+
+# --- form --------------------------------------------------------------------------------------
+def bar_melodies(tune: Tune) -> list[list[int]]:
+    return [tune.melody[a:b].tolist() for a, b in tune.bars()]
+
+
+def test_default_is_a_32_bar_aabb_tune_whose_repeats_the_form_imposes(step_model):
+    spy = Spy(step_model)
+    tune = generate.generate_tune(spy, chords="G", seed=3)  # chords: nothing is trimmed
+    bars = bar_melodies(tune)
+    assert len(bars) == generate.DEFAULT_BARS == 32
+    assert bars[8:15] == bars[0:7] and bars[24:31] == bars[16:23]  # A and B again, but ...
+    # ... the last bar of a repeat (its second ending) is the model's own, and so is B
+    assert bars[8:16] != bars[0:8] or bars[15] == bars[7]
+    assert bars[16:24] != bars[0:8]
+    # the copied steps were fed to the model as if it had played them
+    fed = "".join(f"{m}," for m, _, _, _ in spy.inputs)  # (cadences drawn again are fed too)
+    assert "".join(f"{m}," for m in tune.melody[8 * 16:15 * 16]) in fed
+    assert metrics.ends_on_tonic(tune) == 1.0  # the form's last resort makes sure
+    free = generate.generate_tune(step_model, chords="G", seed=3, form="free")
+    assert len(free) == len(tune) and metrics.repeated_bars(free) < metrics.repeated_bars(tune)
+
+
+@pytest.mark.parametrize("letters", ["AABA", "ABC", "AB"])
+def test_forms_repeat_the_parts_with_the_same_letter(step_model, letters):
+    tune = generate.generate_tune(step_model, chords="G", seed=1, form=letters, meter="6/8")
+    bars = bar_melodies(tune)
+    assert len(bars) == 8 * len(letters)  # 8 bars per part by default
+    for part in range(len(letters)):
+        for earlier in range(part):  # all but the last bar equal iff the letters are equal
+            same = bars[8 * part:8 * part + 7] == bars[8 * earlier:8 * earlier + 7]
+            assert same == (letters[part] == letters[earlier])
+
+
+@pytest.mark.parametrize("letters", ["free", "AA"])
+def test_the_sampler_feeds_the_form_inputs_training_sees(step_model, letters):
+    spy = Spy(step_model)
+    layout = generate.blank_tune(12 * 16, "6/8")
+    tune = generate.sample_tune(spy, layout, seed=5, chords=np.full(len(layout), 7),
+                                form=letters, candidates=1)  # one draw per step
+    assert len(tune) == len(layout) == len(spy.inputs) and not form.has_pickup(tune)
+    expected = form.form_arrays(tune)  # what training computes from the finished tune
+    for key in spy.inner.form_keys:
+        assert [i[key] for i in spy.form_inputs] == expected[key].tolist(), key
+    if letters == "AA":  # the second part copies the first, 8 bars on: the lag-8 flag is set
+        assert (expected["repeats"][8 * 12 + 4:15 * 12] >= 8).all()
+
+
+def test_a_prime_with_a_pickup_adds_a_bar_and_stays_in_the_form(step_model, tmp_path):
+    source = real_tune("jigs1")
+    assert form.has_pickup(source)
+    prime = generate.load_prime(source, bars=3)
+    tune = generate.generate_tune(step_model, prime=prime, form="AB", chords=None, seed=2)
+    assert np.array_equal(tune.melody[:len(prime)], prime.melody)
+    plan = form.Plan.of(tune, pickup=True)
+    assert plan.total_bars == 16 or len(tune) < 17 * 12  # the pickup bar + two 8-bar parts
+    assert len(tune) <= 17 * 12

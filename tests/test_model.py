@@ -8,13 +8,15 @@ import keras
 import numpy as np
 import pytest
 
-from folkrnn import music
+from folkrnn import form, music
 from folkrnn.config import Config
+from folkrnn.dataset import INPUT_KEYS, input_keys
 from folkrnn.errors import FolkRNNError
 from folkrnn.model import StepModel, build_model, load_run
 
 TINY = Config(melody_embedding=6, chord_embedding=5, position_embedding=3, meter_embedding=2,
-              layers=2, units=12, seq_len=16, batch_size=4)
+              layers=2, units=12, seq_len=16, batch_size=4, form_embedding=3)
+NO_FORM = replace(TINY, lookback="", structure=False)
 
 
 @pytest.fixture(autouse=True)
@@ -27,8 +29,17 @@ def random_inputs(batch: int = 2, steps: int = 30, seed: int = 0) -> dict[str, n
     rng = np.random.default_rng(seed)
     sizes = {"melody": music.MELODY_SIZE, "chord": music.CHORD_SIZE,
              "position": music.MAX_BAR_STEPS, "meter": len(music.METERS),
-             "next_chord": music.CHORD_SIZE}
-    return {k: rng.integers(0, n, (batch, steps)).astype(np.int32) for k, n in sizes.items()}
+             "next_chord": music.CHORD_SIZE, **form.NUM_IDS}
+    for key in INPUT_KEYS:  # every input, in the order of INPUT_KEYS (the same seed: same data)
+        if key.startswith("lookback_"):
+            sizes[key] = music.MELODY_SIZE if "melody" in key else music.CHORD_SIZE
+    return {k: rng.integers(0, sizes[k], (batch, steps)).astype(np.int32) for k in INPUT_KEYS}
+
+
+def only(inputs: dict[str, np.ndarray], config: Config) -> dict[str, np.ndarray]:
+    """The inputs a model of ``config`` reads (repeat flags: one bit per lag it looks back)."""
+    flags = 2 ** len(form.parse_lookback(config.lookback))
+    return {k: inputs[k] % flags if k == "repeats" else inputs[k] for k in input_keys(config)}
 
 
 def randomise(model: keras.Model, seed: int = 1) -> None:
@@ -53,6 +64,7 @@ def test_output_shapes_and_next_chord_use(factorised):
     model = build_model(replace(TINY, factorised=factorised))
     randomise(model)
     inputs = random_inputs(batch=3, steps=7)
+    assert {t.name for t in model.inputs} == set(INPUT_KEYS)  # the default reads every input
     out = model(inputs, training=False)
     assert tuple(out["melody"].shape) == (3, 7, music.MELODY_SIZE)
     assert tuple(out["chord"].shape) == (3, 7, music.CHORD_SIZE)
@@ -63,23 +75,49 @@ def test_output_shapes_and_next_chord_use(factorised):
     np.testing.assert_allclose(out["chord"], changed["chord"], atol=1e-6)
 
 
-@pytest.mark.parametrize("factorised", [True, False])
-def test_step_model_reproduces_keras_logits(factorised):
-    config = replace(TINY, factorised=factorised)
+@pytest.mark.parametrize("config", [TINY, replace(TINY, factorised=False), NO_FORM,
+                                    replace(TINY, lookback="8", structure=False),
+                                    replace(TINY, lookback="")],
+                         ids=["factorised", "independent", "no-form", "lookback-8", "structure"])
+def test_step_model_reproduces_keras_logits(config):
     model = build_model(config)
     randomise(model)
-    inputs = random_inputs(batch=2, steps=40)
+    inputs = only(random_inputs(batch=2, steps=40), config)
     expected = model(inputs, training=False)
     stepper = StepModel(model, config)
+    assert stepper.form_keys == list(input_keys(config)[5:])
     states, melody, chord = stepper.initial_state(2), [], []
     for t in range(40):
         hidden, states = stepper.step(*(inputs[k][:, t] for k in
-                                        ("melody", "chord", "position", "meter")), states)
+                                        ("melody", "chord", "position", "meter")), states,
+                                      {k: inputs[k][:, t] for k in stepper.form_keys})
         chord.append(stepper.chord_logits(hidden))
         melody.append(stepper.melody_logits(hidden, inputs["next_chord"][:, t]))
     assert np.abs(np.asarray(expected["chord"])).max() > 1  # a non-trivial comparison
     np.testing.assert_allclose(np.stack(chord, 1), expected["chord"], atol=1e-4)
     np.testing.assert_allclose(np.stack(melody, 1), expected["melody"], atol=1e-4)
+
+
+@pytest.mark.parametrize("key", ["lookback_melody_8", "lookback_chord_1", "repeats",
+                                 "bar_in_part", "part", "bars_left"])
+def test_every_form_input_reaches_the_outputs(key):
+    model = build_model(TINY)
+    randomise(model)
+    inputs = random_inputs(batch=2, steps=9)
+    other = dict(inputs, **{key: (inputs[key] + 1) % 2})
+    moved = np.abs(np.asarray(model(inputs)["chord"]) - np.asarray(model(other)["chord"]))
+    assert moved.max() > 1e-3
+
+
+def test_form_knobs_set_the_inputs_and_are_checked():
+    assert input_keys(NO_FORM) == ("melody", "chord", "position", "meter", "next_chord")
+    assert input_keys(replace(NO_FORM, lookback="1,2")) == input_keys(NO_FORM) + (
+        "lookback_melody_1", "lookback_chord_1", "lookback_melody_2", "lookback_chord_2",
+        "repeats")
+    assert input_keys(replace(NO_FORM, structure=True))[-3:] == form.STRUCTURE_KEYS
+    assert build_model(NO_FORM).count_params() < build_model(TINY).count_params()
+    with pytest.raises(FolkRNNError, match="lookback"):
+        Config(lookback="3")
 
 
 def save_run(home, name: str, model: keras.Model, config: Config) -> None:
