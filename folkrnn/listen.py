@@ -281,7 +281,8 @@ class Part:
     ending: int = 0
 
     def played(self) -> list[int]:
-        """The bars in the order they are played."""
+        """The bars in the order they are played (the second time through, the first time's
+        bars stand for the equal ones that follow them in the tune)."""
         once = list(range(self.start, self.start + self.length))
         if not self.repeat:
             return once
@@ -525,6 +526,67 @@ def _bar_line(before: str, after: str) -> str:
     return close
 
 
+def _ways_in(tune: Tune, form: Form) -> tuple[dict[int, set[int]], dict[int, bool],
+                                                dict[int, set[int]]]:
+    """For every bar, over all the ways into it (a repeated part is entered from the bar
+    before it and from its own end): the chords that may sound as it starts, whether
+    abc2midi's chords may be switched off, and the meters that may be in effect."""
+    played, meters = form.played(), tune.meter_ids
+    before: dict[int, set[int]] = {bar: set() for bar in played}  # the bars played just before
+    for previous, bar in zip(played, played[1:]):
+        before[bar].add(previous)
+    ends = {bar: form.bars[bar][1] - 1 for bar in played}
+    chords = {bar: {int(tune.chords[ends[b]]) for b in before[bar]} for bar in played}
+    if played:
+        chords[played[0]].add(NO_CHORD)  # nothing sounds before the first bar
+    off_after = dict.fromkeys(played, False)
+    changed = True
+    while changed:  # only ever turns False to True, so it ends
+        changed = False
+        for bar in played:
+            off = any(off_after[b] for b in before[bar])
+            if _ends_without_chords(tune, *form.bars[bar], chords[bar], off) > off_after[bar]:
+                off_after[bar] = changed = True
+    off_before = {bar: any(off_after[b] for b in before[bar]) for bar in played}
+    meters_before = {bar: {int(meters[ends[b]]) for b in before[bar]} for bar in played}
+    return chords, off_before, meters_before
+
+
+def _lay_out(form: Form, texts: list[str]) -> str:
+    """The bars' texts (in writing order) joined by bar lines and repeat signs, four bars (or
+    64 steps) a line, a new line for each repeated part."""
+    starts = {p.start for p in form.parts if p.repeat}
+    ends = {p.start + p.length - 1 for p in form.parts if p.repeat}
+    endings = {p.start + p.length - p.ending: "ending1" for p in form.parts if p.ending}
+    endings.update({p.start + 2 * p.length - p.ending: "ending2" for p in form.parts if p.ending})
+    lines, line, bars, steps, previous = [], "", 0, 0, -1
+    for index, ((bar, _), text) in enumerate(zip(form.written(), texts)):
+        opening = "start" if bar in starts else endings.get(bar, "")
+        if index:
+            closing = "repeat" if previous in ends else ""
+            token = _bar_line(closing, opening)
+            breaks = (bars > 0 and opening not in ("ending1", "ending2")
+                      and (opening == "start" or closing or bars >= 4 or steps >= 64))
+            if breaks and token in ("|:", ":|:"):  # a repeated part starts a line with |:
+                lines.append(line + (" :|" if token == ":|:" else ""))
+                line, bars, steps = "|: ", 0, 0
+            elif breaks:
+                lines.append(f"{line} {token}")
+                line, bars, steps = "", 0, 0
+            else:
+                line += f" {token} "
+        elif opening == "start":
+            line = "|: "
+        line += text
+        bars += bar > 0 or not form.pickup  # the pickup does not count
+        steps += form.bars[bar][1] - form.bars[bar][0]
+        previous = bar
+    if form.bars:
+        line += " :|" if previous in ends else " |]"
+    lines.append(line)
+    return "\n".join(l.strip() for l in lines if l.strip())
+
+
 def tune_to_abc(tune: Tune, title: str | None = None, bpm: float | None = None) -> str:
     """The tune in ABC notation as a folk musician writes it. Explained in notebook 04.
 
@@ -538,63 +600,19 @@ def tune_to_abc(tune: Tune, title: str | None = None, bpm: float | None = None) 
         raise FolkRNNError(f"the key {tune.key!r} has no ABC key signature: use music.key_name")
     form = find_repeats(tune)
     meters, positions = tune.meter_ids, tune.positions
+    chords_in, off_in, meters_in = _ways_in(tune, form)
+    texts = []
+    for bar, _ in form.written():
+        start, end = form.bars[bar]
+        meter = f"[M:{music.METERS[meters[start]]}] " if meters_in[bar] - {meters[start]} else ""
+        texts.append(meter + _abc_bar(tune, positions, start, end, chords_in[bar], off_in[bar]))
+    if texts:  # complete the last bar with rests (as sheet music and abc2midi expect)
+        start, end = form.bars[form.written()[-1][0]]
+        missing = music.steps_per_bar(music.METERS[meters[start]]) - (end - start)
+        texts[-1] += "".join(f" z{n}" if n > 1 else " z" for n in _lengths(missing))
     header = ["X:1", f"T:{title or tune.name or 'folkrnn tune'}", f"M:{tune.meters[0][1]}",
               "L:1/16", f"Q:{tune_tempo(tune, bpm).abc}", f"K:{tune.key}"]
-    played = form.played()
-    before: dict[int, set[int]] = {}  # bar -> the bars played just before it
-    for previous, bar in zip(played, played[1:]):
-        before.setdefault(bar, set()).add(previous)
-    chords_before: dict[int, set[int]] = {  # bar -> the chords that may sound as it starts
-        bar: {int(tune.chords[form.bars[b][1] - 1]) for b in before.get(bar, ())}
-        | ({NO_CHORD} if bar == played[0] else set()) for bar in played}
-    off_after = dict.fromkeys(played, False)  # may abc2midi's chords be off after a bar?
-    changed = True
-    while changed:  # only ever turns False to True, so it ends
-        changed = False
-        for bar in played:
-            off = any(off_after[b] for b in before.get(bar, ()))
-            if _ends_without_chords(tune, *form.bars[bar], chords_before[bar], off) > off_after[bar]:
-                off_after[bar] = changed = True
-    off_before = {bar: any(off_after[b] for b in before.get(bar, ())) for bar in played}
-    repeat_starts = {p.start for p in form.parts if p.repeat}
-    repeat_ends = {p.start + p.length - 1 for p in form.parts if p.repeat}
-    first_endings = {p.start + p.length - p.ending: "ending1" for p in form.parts if p.ending}
-    first_endings.update({p.start + 2 * p.length - p.ending: "ending2"
-                          for p in form.parts if p.ending})
-    lines, line, line_bars, line_steps, previous = [], "", 0, 0, -1
-    for index, (bar, _) in enumerate(form.written()):
-        start, end = form.bars[bar]
-        opening = "start" if bar in repeat_starts else first_endings.get(bar, "")
-        if index:
-            ending = "repeat" if previous in repeat_ends else ""
-            token = _bar_line(ending, opening)
-            breaks = ((opening == "start" or ending == "repeat" or line_bars >= 4
-                       or line_steps >= 64) and opening not in ("ending1", "ending2")
-                      and line_bars > 0)
-            if breaks and token in ("|:", ":|:"):
-                lines.append(line + (" :|" if token == ":|:" else ""))
-                line, line_bars, line_steps = "|: ", 0, 0
-            elif breaks:
-                lines.append(line + " " + token)
-                line, line_bars, line_steps = "", 0, 0
-            else:
-                line += f" {token} "
-        elif opening == "start":
-            line = "|: "
-        new_meter = {int(meters[form.bars[b][1] - 1]) for b in before.get(bar, ())}
-        if new_meter - {int(meters[start])}:
-            line += f"[M:{music.METERS[meters[start]]}] "
-        line += _abc_bar(tune, positions, start, end, chords_before[bar], off_before[bar])
-        line_bars, line_steps = line_bars + (bar > 0 or not form.pickup), line_steps + end - start
-        previous = bar
-    if form.bars:  # complete the last bar with rests (as sheet music and abc2midi expect)
-        start, end = form.bars[previous]
-        missing = music.steps_per_bar(music.METERS[meters[start]]) - (end - start)
-        line += "".join(f" z{n}" if n > 1 else " z" for n in _lengths(missing))
-        line += " :|" if previous in repeat_ends else " |]"
-    lines.append(line)
-    body = "\n".join(l.strip() for l in lines if l.strip())
-    return "\n".join(header) + "\n" + body + "\n"
+    return "\n".join(header) + "\n" + _lay_out(form, texts) + "\n"
 
 
 # --- sheet music -----------------------------------------------------------------------------
