@@ -108,8 +108,10 @@ def _generate(args: argparse.Namespace) -> None:
     from folkrnn.model import load_step_model
 
     tune = generate_tune(load_step_model(args.run), steps=args.steps, bars=args.bars,
-                         seed=args.seed, temperature=args.temperature, top_k=args.top_k,
-                         meter=args.meter, key=args.key, chords=args.chords, prime=args.prime)
+                         seed=args.seed, temperature=args.temperature,
+                         chord_temperature=args.chord_temperature, top_k=args.top_k,
+                         meter=args.meter, key=args.key, chords=args.chords, prime=args.prime,
+                         form=args.form)
     written = save_tune(tune, midi=args.out, abc=args.abc, wav=args.wav, bpm=args.bpm)
     for path in written:
         print(f"wrote {path}")
@@ -147,15 +149,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_evaluate)
 
+    from folkrnn.form import DEFAULT_FORM
+    from folkrnn.generate import DEFAULT_CHORD_TEMPERATURE, DEFAULT_TEMPERATURE, DEFAULT_TOP_K
+
     p = sub.add_parser("generate", help="write a new tune with a trained model")
     p.add_argument("--run", required=True, help=RUN_HELP)
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="length in 16th-note steps")
     length.add_argument("--bars", type=int, help="length in bars")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same tune)")
-    p.add_argument("--temperature", type=finite_float, default=1.0,
-                   help="sampling temperature (> 0)")
-    p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest (0 = all)")
+    p.add_argument("--temperature", type=finite_float, default=DEFAULT_TEMPERATURE,
+                   help="sampling temperature of the melody (> 0; lower is safer; default "
+                   f"{DEFAULT_TEMPERATURE:g})")
+    p.add_argument("--chord-temperature", type=finite_float, default=DEFAULT_CHORD_TEMPERATURE,
+                   help=f"sampling temperature of the chords (default {DEFAULT_CHORD_TEMPERATURE:g})")
+    p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K,
+                   help=f"sample among the k likeliest (0 = all; default {DEFAULT_TOP_K})")
+    p.add_argument("--form", default=DEFAULT_FORM,
+                   help="which 8-bar parts repeat, e.g. AABB (default), AB, AABA, ABC, or free "
+                   "(the model alone decides)")
     p.add_argument("--meter", help="time signature, e.g. 6/8")
     p.add_argument("--key", help="key of the output, e.g. D or Em")
     p.add_argument("--chords", help='chord progression, one per bar, e.g. "G D Em C"')
