@@ -63,9 +63,11 @@ class Page:
 
     def screenshot(self, png: Path, width: int = 1280) -> Path:
         """A PNG of the WHOLE page (not just the first screenful)."""
-        height = int(self.browser.evaluate("document.documentElement.scrollHeight"))
-        self.browser.call("Emulation.setDeviceMetricsOverride",
-                          width=width, height=height, deviceScaleFactor=1, mobile=False)
+        for height in (800, None):  # lay the page out at ``width`` first, then measure it
+            if height is None:
+                height = int(self.browser.evaluate("document.documentElement.scrollHeight"))
+            self.browser.call("Emulation.setDeviceMetricsOverride",
+                              width=width, height=height, deviceScaleFactor=1, mobile=False)
         shot = self.browser.call("Page.captureScreenshot", format="png",
                                  captureBeyondViewport=True,
                                  clip={"x": 0, "y": 0, "width": width, "height": height,
