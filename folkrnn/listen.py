@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -41,7 +40,7 @@ from folkrnn.music import HOLD, NO_CHORD, Tune
 from folkrnn.paths import write_atomic
 
 SYSTEM_DEPS_HINT = "make system-deps (or apt-get install libfluidsynth3 abcmidi abcm2ps)"
-SOUNDFONT = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"  # General MIDI, ships with pretty_midi
+SOUNDFONT = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"  # General MIDI, in pretty_midi
 
 
 def _system_tools_hidden() -> bool:
@@ -189,13 +188,13 @@ def waveform(tune_or_pm: Tune | pretty_midi.PrettyMIDI, bpm: float | None = None
         pm = tune_or_pm
     else:
         pm = music.tune_to_midi(tune_or_pm, bpm=tune_tempo(tune_or_pm, bpm).quarter_bpm)
+    players = [(midirenderer_available, lambda: _midirenderer(pm, sample_rate)),
+               (fluidsynth_available, lambda: pm.fluidsynth(fs=sample_rate))]
     samples = None
-    for name in ("midirenderer", "fluidsynth"):
-        if samples is None and (midirenderer_available() if name == "midirenderer"
-                                else fluidsynth_available()):
+    for available, play in players:
+        if samples is None and available():
             try:
-                samples = (_midirenderer(pm, sample_rate) if name == "midirenderer"
-                           else pm.fluidsynth(fs=sample_rate))
+                samples = play()
             except (ImportError, OSError, RuntimeError, ValueError):  # a broken install
                 samples = None
     if samples is None:
@@ -803,5 +802,5 @@ def backends_report() -> str:
     except (ImportError, OSError):
         lines.append("notebook audio: WAV, 10x larger: pip install soundfile for MP3")
     abc2midi = shutil.which("abc2midi") is not None
-    lines.append(f"abc2midi (used by the tests only): {'installed' if abc2midi else 'not installed'}")
+    lines.append(f"abc2midi (the tests use it): {'installed' if abc2midi else 'not installed'}")
     return "\n".join(lines)
