@@ -90,7 +90,8 @@ def test_the_plots_live_in_figures_only():
 def test_repeated_notes_are_separate_boxes_and_a_hold_extends_one():
     fig = figures.plot_piano_roll(repeated_g4(), title="repeats")
     chord_ax, ax = fig.axes
-    boxes = sorted((p.get_x(), p.get_x() + p.get_width(), p.get_y()) for p in ax.patches)
+    boxes = sorted((v[:, 0].min(), v[:, 0].max(), v[:, 1].min())
+                   for v in (path.vertices for path in ax.collections[0].get_paths()))
     assert len(boxes) == 4  # three repeated quarter notes and one half note, all G4
     assert {round(y + 0.4) for _, _, y in boxes} == {67}
     for (_, end, _), (start, _, _) in zip(boxes, boxes[1:]):
