@@ -108,3 +108,16 @@ def test_plot_temperatures_orders_events_by_probability():
     fig = plot_temperatures({0.5: p, 1.0: p}, ["a", "b", "c"], title="t", top=2)
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["b", "c"]
     assert len(fig.axes[0].patches) == 2 * 2
+
+
+def test_notebook_02_checks_the_step_model_and_shows_the_form_inputs():
+    source = "\n".join(code_cells("02_build_model.ipynb"))
+    assert "StepModel(model, config)" in source and "feature_layout(config)" in source
+
+
+def test_notebook_03_takes_one_training_step_by_hand():
+    source = "\n".join(code_cells("03_train_model.ipynb"))
+    assert "tf.GradientTape()" in source and "tape.gradient(" in source
+    assert "optimizer.apply_gradients(" in source
+    assert source.index("tape.gradient(") < source.index("train_model(config, RUN")
+    assert "abs(ours - keras_loss) < 1e-4" in source  # our loss is the one Keras minimises
