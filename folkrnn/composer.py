@@ -42,11 +42,12 @@ class Composer:
     """The widget (``.ui``) and what it does (``.compose()``); show it as a cell's value.
 
     ``step_model``: `model.load_step_model(run)`. ``primers``: tunes the model may continue
-    (their first ``primer_bars`` bars), by name. ``bpm``: playback speed (None: the meter's).
+    (their first ``primer_bars`` bars), by name. ``bars``: the default length (the parts of the
+    form share it). ``bpm``: playback speed (None: the meter's).
     """
 
     def __init__(self, step_model, *, primers: Mapping[str, Tune] | None = None,
-                 primer_bars: int = 2, bars: int = 8, seed: int = 0, bpm: float | None = None):
+                 primer_bars: int = 2, bars: int = 16, seed: int = 0, bpm: float | None = None):
         import ipywidgets as w
 
         self.step_model, self.primers = step_model, dict(primers or {})
@@ -69,10 +70,12 @@ class Composer:
         self.key = w.Dropdown(options=[ANY, *music.KEY_NAMES], value=ANY, description="key",
                               style=style, layout=wide)
         self.bars = w.IntSlider(value=bars, min=2, max=32, description="length (bars)",
+                                tooltip="the whole tune, primer included",
                                 style=style, layout=wide, continuous_update=False)
-        forms = self._forms()
-        self.form = w.Dropdown(options=[ANY, *forms], value=ANY, description="form",
-                               style=style, layout=wide, disabled=not forms)
+        forms, default_form = self._forms()
+        self.form = w.Dropdown(options=forms or [ANY], value=default_form, description="form",
+                               style=style, layout=wide, disabled=not forms,
+                               tooltip="which parts repeat (free: the model alone decides)")
         self.chords = w.Text(value="", placeholder='e.g. "G D Em C" (empty: the model chooses)',
                              description="chords", style=style, layout=wide)
         self.seed = w.IntText(value=seed, description="seed", style=style, layout=wide)
@@ -89,12 +92,13 @@ class Composer:
         self.ui = w.VBox([controls, self.output])
         self.compose()  # the default tune: what a page without a kernel shows
 
-    def _forms(self) -> list[str]:
+    def _forms(self) -> tuple[list[str], str]:
+        """The forms to offer (`form.FORMS`) and the default one."""
         if "form" not in self._accepts:
-            return []
+            return [], ANY
         from folkrnn import form
 
-        return list(getattr(form, "FORMS", ()))
+        return list(form.FORMS), form.DEFAULT_FORM
 
     def settings(self) -> dict[str, Any]:
         """The keyword arguments for `generate.generate_tune` that the controls hold now."""
@@ -105,18 +109,15 @@ class Composer:
             kwargs["key"] = self.key.value
         if self.chords.value.strip():
             kwargs["chords"] = self.chords.value.strip()
-        if self.form.value != ANY and "form" in self._accepts:
-            kwargs["form"] = self.form.value
-        else:
-            kwargs["bars"] = int(self.bars.value)
+        if "form" in self._accepts:
+            kwargs["form"] = self.form.value  # its parts share the length equally
+        kwargs["bars"] = int(self.bars.value)
         if self.primer.value != NO_PRIMER:
             from folkrnn.generate import load_prime
 
             prime = load_prime(self.primers[self.primer.value], bars=self.primer_bars)
             kwargs["prime"] = prime
             kwargs["meter"] = prime.meters[-1][1]
-            if "bars" in kwargs:
-                kwargs["bars"] += self.primer_bars
         return kwargs
 
     def compose(self) -> Tune | None:

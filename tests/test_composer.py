@@ -58,16 +58,20 @@ def test_clicking_compose_uses_every_control(step_model):
     composer = Composer(step_model, primers={"primer": primer()}, primer_bars=1)
     first = composer.tune
     composer.melody_temperature.value, composer.chord_temperature.value = 1.5, 0.5
-    composer.seed.value, composer.bars.value = 7, 4
+    composer.seed.value, composer.bars.value = 7, 8
     composer.meter.value, composer.key.value = "3/4", "D"
+    composer.form.value = "AABB"  # 2-bar parts: the second A copies the first but its last bar
     started = time.monotonic()
     composer.button.click()
     seconds = time.monotonic() - started
     tune = composer.tune
     assert tune is not first and tune.meters == [(0, "3/4")]
     assert key_fifths(tune.key) == key_fifths("D")  # D major or its relative minor, B minor
-    assert len(tune) == 4 * 12
-    assert composer.settings()["temperature"] == (1.5, 0.5)
+    assert len(tune) == 8 * 12
+    settings = composer.settings()
+    assert settings["temperature"] == (1.5, 0.5) and settings["form"] == "AABB"
+    assert (tune.melody[:12] == tune.melody[2 * 12:3 * 12]).all()  # part A comes back
+
     assert kinds(composer.output.outputs) == ["figure", "sheet music", "audio"]
     assert seconds < 10  # about a second on a laptop with the tuned model; generous here
 
