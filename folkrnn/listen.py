@@ -327,14 +327,18 @@ def _bars_equal(steps: np.ndarray, a: tuple[int, int], b: tuple[int, int]) -> bo
 def _repeat_at(tune: Tune, steps: np.ndarray, bars: list[tuple[int, int]], i: int
                ) -> Part | None:
     """A part repeated from bar ``i``: the next ``L`` bars equal the ``L`` before, or all but
-    the last ``k <= L/4`` of them (first and second endings). None if there is none."""
+    the last ``k <= L/4`` of them (first and second endings). Where a note is held into the
+    first differing bar, the endings start earlier (up to half the part). None if there is
+    none."""
     for length in PART_LENGTHS:
         if i + 2 * length > len(bars):
             continue
         same = 0
         while same < length and _bars_equal(steps, bars[i + same], bars[i + length + same]):
             same += 1
-        for ending in range(length - same, max(1, length // 4) + 1):
+        if length - same > max(1, length // 4):
+            continue
+        for ending in range(length - same, max(1, length // 2) + 1):
             body = length - ending
             # No note may be held into a bar the player jumps to, or out of one it jumps from.
             joints = [bars[j][0] if j < len(bars) else len(tune)
@@ -349,8 +353,9 @@ def find_repeats(tune: Tune) -> Form:
     at least half a bar of silence) and parts played twice (`Part`), straight bars between.
 
     Works on real and generated tunes alike: a part is repeated when the next 16, 12, 8 or 4 bars
-    equal it, or equal it except for their last bar(s) (first and second endings). A tune
-    without repeats is written straight. Explained in notebook 04.
+    equal it, or equal it except for their last bar(s) (first and second endings); no note may
+    be held into a bar the player jumps to or from. A tune without repeats is written straight.
+    Explained in notebook 04.
     """
     bars = tune.bars()
     pickup = 0

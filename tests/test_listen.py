@@ -241,14 +241,28 @@ def test_a_tune_without_repeats_is_written_straight():
 
 def test_a_note_held_into_a_repeated_part_is_not_folded(tmp_path):
     """Two equal 4-bar parts that both start by holding the note before them: a player
-    jumping back could not hold it, so the tune is written straight (and still plays right)."""
+    jumping back could not hold it, so they are not written as one repeated part (and the
+    tune still plays right)."""
     part = np.concatenate([[HOLD] * 4, notes((64, 12), (65, 16), (67, 16), (69, 16))])
     melody = np.concatenate([notes((None, 12), (62, 4)), part, part, notes((67, 16))])
     chords = np.full(len(melody), parse_chord("C"))
     chords[:12] = music.NO_CHORD
     tune = Tune(melody, chords, [(0, "4/4")], "C", "held")
     form = listen.find_repeats(tune)
-    assert form.pickup == 12 and not any(p.repeat for p in form.parts)
+    assert form.pickup == 12 and not any(p.repeat and p.start == 1 for p in form.parts)
+    assert_expands_to(form, tune)
+    require_tool("abc2midi")
+    assert_same_music(abc_round_trip(tune, tmp_path), tune)
+
+
+def test_endings_start_earlier_when_a_note_is_held_into_the_first_one(tmp_path):
+    """The first time, the last bar but one holds its note into the last bar; the second time
+    it does not: the endings take both bars, so no tie crosses a repeat sign."""
+    six = [note for i in range(6) for note in ((60 + i, 8), (64 + i, 8))]
+    melody = notes(*six, (66, 8), (70, 16), (71, 8), *six, (66, 8), (70, 8), (72, 16))
+    tune = Tune(melody, np.full(len(melody), parse_chord("C")), [(0, "4/4")], "C", "held")
+    form = listen.find_repeats(tune)
+    assert form.parts == [listen.Part(0, 8, True, 2)]
     assert_expands_to(form, tune)
     require_tool("abc2midi")
     assert_same_music(abc_round_trip(tune, tmp_path), tune)
