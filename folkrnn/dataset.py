@@ -24,6 +24,7 @@ from typing import Iterator
 import numpy as np
 
 from folkrnn import form, music, paths
+from folkrnn.download import midi_files
 from folkrnn.errors import FolkRNNError
 from folkrnn.paths import write_atomic
 from folkrnn.music import Tune
@@ -229,8 +230,6 @@ def load_cache(folder: Path, source: str | None = None) -> TuneSet | None:
 
 def prepare_dataset(midi_folder: Path | None = None, *, force: bool = False) -> TuneSet:
     """Encode, split and cache the collection (or load the cache when it is up to date)."""
-    from folkrnn.download import midi_files
-
     files = midi_files(midi_folder)
     source = _source_digest(files)
     if not force:

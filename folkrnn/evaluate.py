@@ -38,7 +38,7 @@ from typing import Iterable, Protocol
 import numpy as np
 
 from folkrnn import music
-from folkrnn.dataset import SPLITS, TuneSet, tune_arrays
+from folkrnn.dataset import SPLITS, TuneSet, load_dataset, tune_arrays
 from folkrnn.errors import FolkRNNError
 from folkrnn.music import Tune
 

@@ -15,6 +15,8 @@ numpy, which is what the generator needs (notebook 04_test_model).
 """
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 
@@ -128,12 +130,28 @@ def load_run(run_name: str, checkpoint: str = "best", *, compile: bool = True
     if compile:
         model.optimizer.build(model.trainable_variables)  # checkpoints hold Adam's state too
     try:
-        model.load_weights(path)
+        load_weights_strictly(model, path)
     except (ValueError, OSError, KeyError) as error:
         raise FolkRNNError(f"the weights in {path} don't fit the run's {runs.CONFIG_FILE} "
                            f"({error}): retrain it with folkrnn train --run {run_name} --fresh"
                            ) from None
     return model, config
+
+
+def load_weights_strictly(model: keras.Model, path) -> None:
+    """``model.load_weights(path)``, but a layer left unloaded is a ValueError, not a warning.
+
+    Keras only warns ("Skipping nested container … layers will retain their freshly-initialized
+    weights") when a file lacks some layer, which would quietly give an untrained network.
+    Its note about optimizer state (a file saved without Adam's state) stays harmless.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.load_weights(path)
+    skipped = [str(w.message) for w in caught
+               if "Skipping" in str(w.message) and "optimizer" not in str(w.message)]
+    if skipped:
+        raise ValueError(skipped[0].split(". ")[0])
 
 
 def load_step_model(run_name: str, checkpoint: str = "best") -> "StepModel":

@@ -24,7 +24,7 @@ from folkrnn.config import Config
 from folkrnn.dataset import TuneSet, load_dataset, steps_per_epoch, training_windows
 from folkrnn.dataset import input_keys, validation_windows
 from folkrnn.errors import FolkRNNError
-from folkrnn.model import build_model
+from folkrnn.model import build_model, load_weights_strictly
 from folkrnn.paths import write_atomic
 from folkrnn.runs import (BEST_WEIGHTS, CONFIG_FILE, HISTORY_FILE, LAST_WEIGHTS, LOG_DIR,
                           RUN_FILES, STATE_FILE, VOCAB_FILE, History)
@@ -185,7 +185,7 @@ def _restore(model: keras.Model, folder: Path) -> None:
     """Load the last weights and Adam's state (saved in the same file) into a new model."""
     model.optimizer.build(model.trainable_variables)  # so that its state is loaded too
     try:
-        model.load_weights(folder / LAST_WEIGHTS)
+        load_weights_strictly(model, folder / LAST_WEIGHTS)
         if int(model.optimizer.iterations.numpy()) == 0:
             raise ValueError("no optimizer state in it")
     except (OSError, KeyError, ValueError) as error:
