@@ -57,8 +57,8 @@ class Composer:
         from folkrnn import generate
 
         self._accepts = set(inspect.signature(generate.generate_tune).parameters)
-        style = {"description_width": "9em"}
-        wide = w.Layout(width="26em")
+        style = {"description_width": "11em"}  # "melody temperature" in full
+        wide = w.Layout(width="30em")
         temperature = dict(min=0.1, max=2.0, step=0.05, readout_format=".2f", style=style,
                            layout=wide, continuous_update=False)
         self.melody_temperature = w.FloatSlider(value=1.0, description="melody temperature",
