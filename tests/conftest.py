@@ -1,12 +1,29 @@
 """Shared fixtures: the offline copy of the dataset, downloaded once per test session."""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from folkrnn.dataset import TuneSet
+
+
+@contextlib.contextmanager
+def environment(**variables: str) -> Iterator[None]:
+    """Set environment variables for the duration of a block, then put the old values back."""
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def offline_zip() -> Path:
@@ -26,18 +43,9 @@ def dataset_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from folkrnn.download import download_dataset
 
     home = tmp_path_factory.mktemp("home")
-    saved = {k: os.environ.get(k) for k in ("FOLKRNN_HOME", "FOLKRNN_DATA_URL")}
-    os.environ["FOLKRNN_HOME"] = str(home)
-    os.environ["FOLKRNN_DATA_URL"] = offline_zip().as_uri()
-    try:
+    with environment(FOLKRNN_HOME=str(home), FOLKRNN_DATA_URL=offline_zip().as_uri()):
         download_dataset(progress=False)
         prepare_dataset()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return home
 
 
@@ -54,14 +62,8 @@ def tuneset(dataset_home: Path) -> TuneSet:
     """The encoded tunes of the real dataset, split into train/valid/test."""
     from folkrnn.dataset import cache_dir, load_cache
 
-    os.environ["FOLKRNN_HOME"], saved = str(dataset_home), os.environ.get("FOLKRNN_HOME")
-    try:
+    with environment(FOLKRNN_HOME=str(dataset_home)):
         cached = load_cache(cache_dir())
-    finally:
-        if saved is None:
-            os.environ.pop("FOLKRNN_HOME")
-        else:
-            os.environ["FOLKRNN_HOME"] = saved
     assert cached is not None
     return cached
 

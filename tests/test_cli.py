@@ -172,11 +172,9 @@ def test_a_second_trainer_of_a_busy_run_stops_and_a_killed_one_leaves_no_lock(da
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    from folkrnn import runs  # the kernel released the lock of the killed process
+    from conftest import environment
 
-    os.environ["FOLKRNN_HOME"], saved = str(dataset_home), os.environ.get("FOLKRNN_HOME")
-    try:
-        with runs.training_lock("busy"):
-            pass
-    finally:
-        os.environ.pop("FOLKRNN_HOME") if saved is None else os.environ.update(FOLKRNN_HOME=saved)
+    from folkrnn import runs
+
+    with environment(FOLKRNN_HOME=str(dataset_home)), runs.training_lock("busy"):
+        pass  # the kernel released the lock of the killed process
