@@ -20,6 +20,7 @@ used by the tests. BENCHMARKS.md ("Listening backends") compares the synthesizer
 """
 from __future__ import annotations
 
+import html
 import io
 import os
 import shutil
@@ -722,19 +723,38 @@ def _measure_endings(form: Form) -> list[tuple[int, int, str]]:
     return out
 
 
+@dataclass(frozen=True)
+class SheetMusic:
+    """Engraved sheet music. Jupyter shows it as inline SVG, and an HTML export keeps it inline
+    (as ``text/html``: nbconvert would turn an ``image/svg+xml`` output into an ``<img>``)."""
+
+    svg: str  # the SVG text (several images one after another for abcm2ps pages)
+    abc: str  # the ABC text it was engraved from
+    title: str
+
+    @property
+    def data(self) -> str:
+        return self.svg
+
+    def _repr_html_(self) -> str:
+        label = html.escape(f"Sheet music of {self.title}", quote=True)
+        return f'<div class="folkrnn-sheet-music" role="img" aria-label="{label}">{self.svg}</div>'
+
+
 def sheet_music(tune: Tune, title: str | None = None, bpm: float | None = None, *,
                 engraver_name: str | None = None):
-    """Sheet music to show inline: an IPython ``SVG`` from verovio (or ``engraver_name=
+    """Sheet music to show inline (`SheetMusic`), engraved by verovio (or ``engraver_name=
     "abcm2ps"``); the ABC text if neither is available. Explained in notebooks 01 and 04."""
-    from IPython.display import HTML, SVG, Pretty
+    from IPython.display import Pretty
 
     abc = tune_to_abc(tune, title=title, bpm=bpm)
+    heading = title or tune.name or "a folkrnn tune"
     name = engraver_name or engraver()
     if name == "verovio":
-        return SVG(abc_to_svg_verovio(abc, _measure_endings(find_repeats(tune))))
+        svg = abc_to_svg_verovio(abc, _measure_endings(find_repeats(tune)))
+        return SheetMusic(svg, abc, heading)
     if name == "abcm2ps" and abcm2ps_available():
-        pages = abc_to_svg(abc)
-        return SVG(pages[0]) if len(pages) == 1 else HTML("".join(pages))
+        return SheetMusic("".join(abc_to_svg(abc)), abc, heading)
     print("no engraver, so here is the ABC text: pip install verovio to see sheet music")
     return Pretty(abc)
 

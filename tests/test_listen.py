@@ -354,7 +354,10 @@ def test_verovio_draws_chord_symbols_repeats_and_endings():
     tune = real_tune("jigs1")
     abc = listen.tune_to_abc(tune)
     shown = listen.sheet_music(tune)
-    assert type(shown).__name__ == "SVG" and "<svg" in shown.data
+    assert isinstance(shown, listen.SheetMusic) and shown.abc == abc
+    inline = shown._repr_html_()  # text/html, so that an HTML export keeps the <svg> inline
+    assert inline.startswith('<div class="folkrnn-sheet-music" role="img" aria-label="Sheet music')
+    assert "<svg" in inline and "<img" not in inline
     chord_symbols = re.findall(r'"([A-G][#b]?m?7?)"', abc)
     assert shown.data.count('class="harm"') == len(chord_symbols) > 10
     assert shown.data.count('class="voltaBracket"') == 4  # [1 and [2 of both parts
@@ -366,7 +369,7 @@ def test_abcm2ps_engraves_the_abc_when_asked():
     pages = listen.abc_to_svg(listen.tune_to_abc(real_tune("jigs1")))
     assert len(pages) == 1 and "<svg" in pages[0]
     shown = listen.sheet_music(hand_built(), engraver_name="abcm2ps")
-    assert type(shown).__name__ == "SVG" and "<svg" in shown.data
+    assert isinstance(shown, listen.SheetMusic) and "<svg" in shown._repr_html_()
 
 
 def test_very_long_tunes_are_engraved_as_pages():
@@ -488,7 +491,7 @@ def test_pip_alone_gives_real_instruments_and_sheet_music(tmp_path):
     share, attack = (float(x) for x in lines[1].split())
     assert share > 0.05 and attack >= 0.02
     kind, chords, voltas = lines[2].split()
-    assert kind == "SVG" and int(chords) > 10 and int(voltas) >= 4
+    assert kind == "SheetMusic" and int(chords) > 10 and int(voltas) >= 4
 
 
 def test_doctor_names_the_backends_and_how_to_get_better_ones(monkeypatch, capsys):
