@@ -121,3 +121,13 @@ def test_notebook_03_takes_one_training_step_by_hand():
     assert "optimizer.apply_gradients(" in source
     assert source.index("tape.gradient(") < source.index("train_model(config, RUN")
     assert "abs(ours - keras_loss) < 1e-4" in source  # our loss is the one Keras minimises
+
+
+def test_notebook_04_writes_its_own_sampler_before_the_package_composes():
+    source = "\n".join(code_cells("04_test_model.ipynb"))
+    assert "def softmax(" in source and "def sample(" in source
+    sampler = source.split("def sample(", 1)[1].split("\n\n", 1)[0]
+    assert len(sampler.splitlines()) <= 25, "the sampler should stay short enough to read"
+    assert "(ours.melody == package.melody).all()" in source  # the same tune as the package's
+    assert source.index("def sample(") < source.index("generate_tune(step_model")
+    assert "plot_temperatures(" in source and "chord_temperature=" in source
