@@ -225,3 +225,22 @@ def part_bounds(plan: Plan, parts: int) -> list[tuple[int, int]]:
     bounds = [(i * size, (i + 1) * size) for i in range(parts)]
     bounds[-1] = (bounds[-1][0], max(plan.total_bars, bounds[-1][0] + 1))
     return bounds
+
+
+def repeated_bars_by_source(tune: Tune, form: str, ending_bars: int = 1) -> dict[str, int]:
+    """Of the full bars of a tune generated with ``form`` (no pickup), how many repeat an
+    earlier bar because the form copied them, and how many the model repeated by itself.
+
+    Notebook 04 shows this beside the same count for ``form="free"``.
+    """
+    plan = Plan.of(tune)
+    bars = [tune.melody[slice(*plan.bar_range(i))].tobytes() for i in range(plan.total_bars)]
+    letters = parse_form(form)
+    copied: set[int] = set()
+    if letters and plan.total_bars >= len(letters):
+        for (first, end), source in zip(part_bounds(plan, len(letters)), part_sources(letters)):
+            if source is not None:
+                copied.update(range(first, end - max(1, min(ending_bars, end - first))))
+    repeats = [i for i, bar in enumerate(bars) if bar in bars[:i]]
+    return {"bars": len(bars), "copied by the form": sum(i in copied for i in repeats),
+            "repeated by the model": sum(i not in copied for i in repeats)}

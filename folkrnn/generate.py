@@ -18,8 +18,12 @@ through its form inputs (`folkrnn.form`) where it is in the tune and what it pla
 from __future__ import annotations
 
 import math
+import contextlib
+import ctypes
+import glob
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 
@@ -61,6 +65,39 @@ def blank_tune(steps: int, meters: str | Sequence[tuple[int, str]]) -> Tune:
     """A silent tune of ``steps`` steps in ``meters``: the layout a sampler fills in."""
     meters = [(0, meters)] if isinstance(meters, str) else [m for m in meters if m[0] < steps]
     return Tune(np.zeros(steps), np.zeros(steps), meters)
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run numpy's matrix products on one thread for a while (best effort).
+
+    Sampling multiplies one small vector by a matrix per step; OpenBLAS's threads cost more
+    than they save there, and on a busy machine they made each product 20x slower (measured,
+    BENCHMARKS.md). Works with the OpenBLAS that numpy's wheels bundle; elsewhere does nothing.
+    """
+    lib = _openblas()
+    if lib is None:
+        yield
+        return
+    before = lib.scipy_openblas_get_num_threads64_()
+    lib.scipy_openblas_set_num_threads64_(1)
+    try:
+        yield
+    finally:
+        lib.scipy_openblas_set_num_threads64_(before)
+
+
+def _openblas():
+    if not hasattr(_openblas, "lib"):
+        found = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*"))
+        try:
+            lib = ctypes.CDLL(found[0]) if found else None
+        except OSError:
+            lib = None
+        ok = lib is not None and all(hasattr(lib, f"scipy_openblas_{d}et_num_threads64_")
+                                     for d in "gs")
+        _openblas.lib = lib if ok else None
+    return _openblas.lib
 
 
 # The 24 Krumhansl–Kessler key profiles (major keys, then minor), standardised: their dot
@@ -145,6 +182,13 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
     and its ``key`` is the estimated one (`music.estimate_key`). Arguments are trusted: user
     input is checked by `generate_tune`.
     """
+    with one_blas_thread():
+        return _sample(step_model, layout, seed, temperature, top_k, chords, prime, name, form,
+                       ending_bars, candidates)
+
+
+def _sample(step_model, layout, seed, temperature, top_k, chords, prime, name, form,
+            ending_bars, candidates) -> Tune:
     letters = form_lib.parse_form(form)
     primed = 0 if prime is None else len(prime)
     plan = form_lib.Plan.of(layout, pickup=prime is not None and form_lib.has_pickup(prime))

@@ -90,3 +90,16 @@ def test_knobs_and_forms_are_checked():
         form.parse_form("A-B")
     assert form.part_sources("AABA") == [None, 0, None, 0]
     assert form.part_sources("ABC") == [None, None, None]
+
+
+def test_repeats_are_told_apart_by_who_made_them():
+    a, b = [60 + i for i in range(16)], [70 - i for i in range(16)]
+    # bars x y x z, twice: an AA form of 4-bar parts. The form copies bars 5-7 (not the
+    # ending, bar 8); bar 3 (= bar 1) and bar 8 (= bar 4, a second ending like the first) are
+    # the model's own repeats.
+    tune = eighths((a + a[:12] + [72] * 4) * 2)
+    counts = form.repeated_bars_by_source(tune, "AA")
+    assert counts == {"bars": 8, "copied by the form": 3, "repeated by the model": 2}
+    assert form.repeated_bars_by_source(tune, "free") == {
+        "bars": 8, "copied by the form": 0, "repeated by the model": 5}
+    assert form.repeated_bars_by_source(eighths(a + b), "AB")["repeated by the model"] == 0
