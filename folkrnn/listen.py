@@ -438,6 +438,15 @@ def _lengths(steps: int) -> list[int]:
     return parts
 
 
+def _abc_length(steps: int) -> str:
+    """The ABC length of ``steps`` 16th notes with the unit ``L:1/8``: ``""`` for an eighth,
+    ``/`` for a 16th, ``3/2`` for a dotted eighth, ``2`` for a quarter, …"""
+    length = Fraction(steps, 2)
+    if length.denominator == 1:
+        return "" if length == 1 else str(length.numerator)
+    return "/" if length == Fraction(1, 2) else f"{length.numerator}/{length.denominator}"
+
+
 def _beat(meter: str) -> int:
     """Steps per beam group: a dotted quarter in 6/8-like meters, else the denominator."""
     num, den = (int(x) for x in meter.split("/"))
@@ -512,7 +521,7 @@ def _abc_bar(tune: Tune, positions: np.ndarray, start: int, end: int, chords_bef
                 change, off = _chord_change(tune, step, before, off)
                 text += change
             text += "z" if pitch is None else bar.note(pitch, key)
-            text += str(length) if length > 1 else ""
+            text += _abc_length(length)
             if pitch is not None and (tied or i < len(parts) - 1):
                 text += "-"
             step += length
@@ -596,7 +605,8 @@ def tune_to_abc(tune: Tune, title: str | None = None, bpm: float | None = None) 
     """The tune in ABC notation as a folk musician writes it. Explained in notebook 04.
 
     Pickup bar, repeated parts as ``|: … :|`` with ``[1``/``[2`` endings (`find_repeats`),
-    16th-note unit, chord symbols, meter changes, ties, tempo ``Q:`` from `tempo`. Every
+    eighth-note unit (``L:1/8``: ``c2`` a quarter, ``c/`` a 16th), chord symbols, meter
+    changes, ties, tempo ``Q:`` from `tempo`. Every
     accidental the key signature does not give is written out (with ``=`` naturals), and
     repeated on later notes of that letter in the bar. Notes held over a bar line or a chord
     change are split and tied (``-``). The last bar is completed with rests.
@@ -614,9 +624,9 @@ def tune_to_abc(tune: Tune, title: str | None = None, bpm: float | None = None) 
     if texts:  # complete the last bar with rests (as sheet music and abc2midi expect)
         start, end = form.bars[form.written()[-1][0]]
         missing = music.steps_per_bar(music.METERS[meters[start]]) - (end - start)
-        texts[-1] += "".join(f" z{n}" if n > 1 else " z" for n in _lengths(missing))
+        texts[-1] += "".join(f" z{_abc_length(n)}" for n in _lengths(missing))
     header = ["X:1", f"T:{title or tune.name or 'folkrnn tune'}", f"M:{tune.meters[0][1]}",
-              "L:1/16", f"Q:{tune_tempo(tune, bpm).abc}", f"K:{tune.key}"]
+              "L:1/8", f"Q:{tune_tempo(tune, bpm).abc}", f"K:{tune.key}"]
     return "\n".join(header) + "\n" + _lay_out(form, texts) + "\n"
 
 

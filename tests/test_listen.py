@@ -168,10 +168,11 @@ def test_a_jig_is_written_and_played_at_its_tempo(tmp_path):
 def test_abc_of_a_hand_built_tune_is_exact():
     abc = listen.tune_to_abc(hand_built(), title="Test", bpm=100)
     header, body = abc.split("K:G\n")
-    assert header.splitlines() == ["X:1", "T:Test", "M:4/4", "L:1/16", "Q:1/4=100"]
+    assert header.splitlines() == ["X:1", "T:Test", "M:4/4", "L:1/8", "Q:1/4=100"]
     # F natural needs "=" in G (F# in the key signature), the second F natural repeats it,
     # F sharp after it in the same bar needs "^"; the e held over the bar line is tied.
-    assert body.strip() == '"G"G4 =F2=F2 ^F2z2 e4- | "D7"e4 f4 c4- "Em"c4 |]'
+    # Lengths in eighth notes (L:1/8), as folk musicians write: G2 is a quarter note.
+    assert body.strip() == '"G"G2 =F=F ^Fz e2- | "D7"e2 f2 c2- "Em"c2 |]'
 
 
 @pytest.mark.parametrize("pitch, key, expected", [
@@ -192,11 +193,17 @@ def test_key_signatures_have_the_right_number_of_accidentals():
     assert all(k in music.KEY_FIFTHS for k in music.KEY_NAMES)
 
 
+@pytest.mark.parametrize("steps, text", [(1, "/"), (2, ""), (3, "3/2"), (4, "2"), (6, "3"),
+                                         (12, "6"), (24, "12")])
+def test_lengths_are_written_in_eighth_notes(steps, text):
+    assert listen._abc_length(steps) == text
+
+
 def test_meter_changes_and_octaves_in_abc():
     melody = notes((55, 4), (60, 4), (72, 4), (84, 4), (88, 6), (None, 6))
     tune = Tune(melody, np.zeros(len(melody)), [(0, "4/4"), (16, "6/8")], "C", "t")
     body = listen.tune_to_abc(tune).split("K:C\n")[1]
-    assert body.strip() == "G,4 C4 c4 c'4 | [M:6/8] e'6 z6 |]"
+    assert body.strip() == "G,2 C2 c2 c'2 | [M:6/8] e'3 z3 |]"
 
 
 def test_a_tune_in_aabb_form_is_written_with_repeats_endings_and_a_pickup():
@@ -217,8 +224,8 @@ def test_a_tune_in_aabb_form_is_written_with_repeats_endings_and_a_pickup():
     assert_expands_to(form, tune)
     body = listen.tune_to_abc(tune).split("K:G\n")[1]
     assert body.strip() == (
-        'D4 |: "G"G16 | G16 | G16 |[1 A16 :|[2 B16\n'
-        "|: c16 | c16 | c16 |[1 d16 :|[2 e16 |]")
+        'D2 |: "G"G8 | G8 | G8 |[1 A8 :|[2 B8\n'
+        "|: c8 | c8 | c8 |[1 d8 :|[2 e8 |]")
 
 
 def test_a_part_played_twice_the_same_has_no_endings():
