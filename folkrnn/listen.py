@@ -8,7 +8,7 @@ Explained in notebook 01_collect_data (looking at and listening to real tunes) a
   SoundFont that pretty_midi ships (``TimGM6mb.sf2``): fiddle melody, guitar chords. Without it
   (no wheel for the platform), FluidSynth (``pyfluidsynth`` + the system ``libfluidsynth3``) plays
   the same font; sine waves are the last resort. The notebook player embeds MP3 (Ogg Vorbis if
-  libsndfile has no MP3), about 30 kbit/s, so executed notebooks stay small;
+  libsndfile has no MP3), about 25 kbit/s, so executed notebooks stay small;
 * **ABC** (`tune_to_abc`): written as a folk musician writes it: a pickup bar, repeated parts as
   ``|: … :|`` with ``[1``/``[2`` endings, found from the notes themselves (`find_repeats`);
 * **sheet music** (`sheet_music`): engraved by ``verovio`` (a wheel) as inline SVG, volta
@@ -211,7 +211,7 @@ def encode_audio(samples: np.ndarray, sample_rate: int) -> tuple[bytes, str]:
     """Compress samples for a notebook player: ``(bytes, MIME type)``.
 
     MP3 (every browser plays it), else Ogg Vorbis, else WAV if libsndfile offers neither.
-    About 30 kbit/s: a 32-bar reel is ~0.3 MB instead of 3 MB of WAV (BENCHMARKS.md).
+    About 25 kbit/s: a 32-bar reel is ~0.2 MB instead of 3 MB of WAV (BENCHMARKS.md).
     """
     samples = np.clip(samples, -1, 1).astype(np.float32) * 0.9
     try:
@@ -223,7 +223,7 @@ def encode_audio(samples: np.ndarray, sample_rate: int) -> tuple[bytes, str]:
             if fmt in formats:
                 buffer = io.BytesIO()
                 soundfile.write(buffer, samples, sample_rate, format=fmt, subtype=subtype,
-                                compression_level=0.9)
+                                compression_level=0.99)
                 return buffer.getvalue(), mime
     except (ImportError, OSError, RuntimeError, TypeError):  # old libsndfile: plain WAV below
         pass
@@ -687,7 +687,8 @@ def abc_to_svg_verovio(abc: str, endings: list[tuple[int, int, str]] = (),
     verovio.enableLog(verovio.LOG_OFF)  # not its notes on ABC features it ignores (Q:)
     toolkit = verovio.toolkit()
     options = {"pageWidth": width, "pageHeight": 60000, "adjustPageHeight": True, "scale": 40,
-               "footer": "none", "breaks": "auto", "pageMarginTop": 20, "pageMarginBottom": 20}
+               "footer": "none", "breaks": "auto", "pageMarginTop": 20, "pageMarginBottom": 20,
+               "svgFormatRaw": True}  # no indentation: half the size
     toolkit.setOptions({**options, "inputFrom": "abc"})
     if not toolkit.loadData(abc):
         raise FolkRNNError(f"verovio could not read the ABC text: {toolkit.getLog()[-300:]}")
@@ -733,10 +734,11 @@ def _measure_endings(form: Form) -> list[tuple[int, int, str]]:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SheetMusic:
     """Engraved sheet music. Jupyter shows it as inline SVG, and an HTML export keeps it inline
-    (as ``text/html``: nbconvert would turn an ``image/svg+xml`` output into an ``<img>``)."""
+    (as ``text/html``: nbconvert would turn an ``image/svg+xml`` output into an ``<img>``);
+    its plain-text form is the ABC."""
 
     svg: str  # the SVG text (several images one after another for abcm2ps pages)
     abc: str  # the ABC text it was engraved from
@@ -745,6 +747,12 @@ class SheetMusic:
     @property
     def data(self) -> str:
         return self.svg
+
+    def __repr__(self) -> str:
+        return f"SheetMusic({self.title!r}, {len(self.svg):,} characters of SVG)"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(self.abc)
 
     def _repr_html_(self) -> str:
         label = html.escape(f"Sheet music of {self.title}", quote=True)
