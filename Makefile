@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## the isolated environment in .venv
 
+lab: $(STAMP)  ## open the notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
 system-deps:  ## optional Debian tools: FluidSynth (audio), abcmidi + abcm2ps (ABC, sheet music), Chromium (browser test)
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfluidsynth3 abcmidi abcm2ps chromium
 
