@@ -43,8 +43,9 @@ def test_readme_ten_lines_are_about_ten():
         assert verb in readme_ten_lines()
 
 
-def test_readme_ten_lines_run_as_is_in_smoke_mode(tmp_path):
-    env = dict(os.environ, FOLKRNN_SMOKE="1", FOLKRNN_HOME=str(tmp_path / "home"),
+def test_readme_ten_lines_run_as_is_in_smoke_mode(tmp_path, dataset_home):
+    # the session's home: the data are already downloaded and prepared (the lines find them)
+    env = dict(os.environ, FOLKRNN_SMOKE="1", FOLKRNN_HOME=str(dataset_home),
                FOLKRNN_DATA_URL=offline_zip().as_uri(), TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run([sys.executable, "-c", readme_ten_lines()], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
@@ -55,7 +56,7 @@ def test_readme_ten_lines_run_as_is_in_smoke_mode(tmp_path):
     assert 0 < len(tune) <= 16 * 16  # at most 16 bars of 16th notes (trailing rests dropped)
     assert (tmp_path / "mine.wav").stat().st_size > 1000
     assert (tmp_path / "mine.abc").read_text().startswith("X:")
-    assert (tmp_path / "home" / "runs" / "mine").is_dir()
+    assert (dataset_home / "runs" / "mine").is_dir()
 
 
 def test_notebook_01_opens_with_the_readme_lines():
