@@ -133,3 +133,12 @@ def test_notebook_04_writes_its_own_sampler_before_the_package_composes():
     assert "(ours.melody == package.melody).all()" in source  # the same tune as the package's
     assert source.index("def sample(") < source.index("generate_tune(step_model")
     assert "plot_temperatures(" in source and "chord_temperature=" in source
+
+
+def test_teaching_formulas_show_without_mathjax():
+    # offline HTML pages (build/html, the browser check) load no MathJax: write formulas in HTML
+    for name in sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")):
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                assert "$$" not in cell.source, f"{name}: LaTeX display math needs MathJax"
