@@ -329,6 +329,23 @@ def test_bars_without_chords_silence_abc2midis_chords(tmp_path):
     assert_same_music(abc_round_trip(tune, tmp_path), tune)
 
 
+@pytest.mark.parametrize("meter", music.METERS)
+def test_abc2midi_plays_random_tunes_in_every_meter(meter, tmp_path):
+    """Random events (notes held over bar lines and chord changes, rests, missing chords),
+    then the same with a 4-bar part played three times."""
+    require_tool("abc2midi")
+    rng = np.random.default_rng(music.METERS.index(meter))
+    events = [REST, HOLD, HOLD, onset(62), onset(67), onset(71), onset(74)]
+    melody = rng.choice(events, 8 * music.steps_per_bar(meter))
+    chords = np.repeat(rng.integers(0, music.CHORD_SIZE, len(melody) // 4 + 1), 4)
+    loose = music.normalise(Tune(melody, chords[:len(melody)], [(0, meter)], "D", "loose"))
+    part = random_tune(rng, 4, meter, no_chord=0.2)
+    thrice = music.normalise(joined(part, part, part))
+    assert any(p.repeat for p in listen.find_repeats(thrice).parts)
+    for tune in (loose, thrice):
+        assert_same_music(abc_round_trip(tune, tmp_path), tune)
+
+
 def test_abc2midi_reads_back_the_hand_built_melody(tmp_path):
     require_tool("abc2midi")
     tune = hand_built()
