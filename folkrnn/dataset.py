@@ -251,20 +251,22 @@ def load_dataset() -> TuneSet:
 
 
 # --- model inputs ----------------------------------------------------------------------------
-def tune_arrays(tune: Tune) -> dict[str, np.ndarray]:
+def tune_arrays(tune: Tune, lags: tuple[int, ...] = form.LOOKBACK_BARS
+                ) -> dict[str, np.ndarray]:
     """Inputs and targets of one tune for next-step prediction (explained in notebook 02).
 
     A silent step (rest, no chord) is put before the tune, so step 0 is predicted too. At each
     step t the model sees what sounded at t (``melody``, ``chord``) and what is known of t+1 in
     advance (``position``, ``meter``; ``next_chord`` for the melody head, teacher-forced), and
     learns ``target_melody`` and ``target_chord`` of step t+1. The form inputs of step t+1
-    (lookback and structure, see `folkrnn.form`) come too; a model reads `input_keys(config)`.
+    (lookback for ``lags``, and structure; see `folkrnn.form`) come too; a model reads
+    `input_keys(config)`, and its lags are ``form.lags_in(input_keys(config))``.
     """
     melody = np.concatenate([[music.REST], tune.melody]).astype(np.int32)
     chords = np.concatenate([[music.NO_CHORD], tune.chords]).astype(np.int32)
     return {"melody": melody[:-1], "chord": chords[:-1],
             "position": tune.positions.astype(np.int32), "meter": tune.meter_ids.astype(np.int32),
-            "next_chord": chords[1:], **form.form_arrays(tune),
+            "next_chord": chords[1:], **form.form_arrays(tune, lags),
             "target_melody": melody[1:], "target_chord": chords[1:]}
 
 
@@ -290,11 +292,12 @@ def _window_starts(length: int, seq_len: int, rng: np.random.Generator) -> np.nd
     return np.maximum(np.arange(-offset, length, seq_len), 0)
 
 
-def _windows(tunes: list[Tune], seq_len: int, rng: np.random.Generator, transpose: bool
+def _windows(tunes: list[Tune], seq_len: int, rng: np.random.Generator, transpose: bool,
+             lags: tuple[int, ...] = form.LOOKBACK_BARS
              ) -> Iterator[tuple[dict[str, np.ndarray], int]]:
     """One epoch of windows covering every step once, each with its valid length."""
     for tune in tunes:
-        arrays = tune_arrays(tune)
+        arrays = tune_arrays(tune, lags)
         if transpose:
             low, high = tune.pitch_shift_range()
             arrays = _transposed(arrays, int(rng.integers(max(low, -6), min(high, 6) + 1)))
@@ -316,7 +319,7 @@ def batch_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: int
     range (``transpose``); a seed and epoch number make the order reproducible.
     """
     rng = np.random.default_rng([seed, epoch])
-    windows = list(_windows(tunes, seq_len, rng, transpose))
+    windows = list(_windows(tunes, seq_len, rng, transpose, form.lags_in(keys)))
     order = rng.permutation(len(windows)) if shuffle else np.arange(len(windows))
     for first in range(0, len(order), batch_size):
         chosen = [windows[i] for i in order[first:first + batch_size]]

@@ -37,7 +37,7 @@ from typing import Iterable, Protocol
 
 import numpy as np
 
-from folkrnn import music
+from folkrnn import form, music
 from folkrnn.dataset import SPLITS, TuneSet, load_dataset, tune_arrays
 from folkrnn.errors import FolkRNNError
 from folkrnn.music import Tune
@@ -306,9 +306,9 @@ def model_log_probs(model, tunes: list[Tune], batch_size: int = 16
     order = np.argsort([len(t) for t in tunes], kind="stable")
     for first in range(0, len(order), batch_size):
         chosen = order[first:first + batch_size]
-        arrays = [tune_arrays(tunes[i]) for i in chosen]
-        width = max(len(a["melody"]) for a in arrays)
         keys = [t.name for t in model.inputs]  # the inputs this model reads
+        arrays = [tune_arrays(tunes[i], form.lags_in(keys)) for i in chosen]
+        width = max(len(a["melody"]) for a in arrays)
         inputs = {k: np.zeros((len(chosen), width), np.int32) for k in keys}
         for row, a in enumerate(arrays):
             for k in keys:

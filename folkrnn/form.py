@@ -66,6 +66,12 @@ def lookback_keys(lags: tuple[int, ...]) -> tuple[str, ...]:
                  for kind in ("melody", "chord")) + ("repeats",)
 
 
+def lags_in(keys) -> tuple[int, ...]:
+    """The lookback lags whose inputs are among ``keys`` (e.g. a model's input names)."""
+    prefix = "lookback_melody_"
+    return tuple(sorted(int(k[len(prefix):]) for k in keys if k.startswith(prefix)))
+
+
 # --- the layout of a tune: where every step sits -------------------------------------------------
 def has_pickup(tune: Tune) -> bool:
     """True if the tune opens with a pickup: a first bar that is silent on its downbeat."""

@@ -156,3 +156,19 @@ def test_load_run_errors_name_the_fix(home):
     (folder / "best.weights.h5").unlink()
     with pytest.raises(FolkRNNError, match="no saved weights"):
         load_run("r")
+
+
+@pytest.mark.parametrize("lookback", ["1,2", "8", "1,2,4,8"])
+def test_a_model_looking_back_fewer_bars_trains_on_its_own_inputs(lookback):
+    from folkrnn.dataset import batch_windows
+    from folkrnn.music import Tune, onset
+
+    config = replace(TINY, lookback=lookback)
+    bar = [onset(60), 1, onset(62), 1, onset(64), 1, onset(65), 1] * 2  # one 4/4 bar
+    tune = Tune(bar * 24, [3] * 16 * 24, [(0, "4/4")], "C", "t")  # 24 equal bars: all flags up
+    inputs, targets, weights = next(batch_windows([tune] * 4, 64, 4, keys=input_keys(config)))
+    assert set(inputs) == set(input_keys(config))
+    assert inputs["repeats"].max() == 2 ** len(form.parse_lookback(lookback)) - 1
+    model = build_model(config)
+    loss = model.train_on_batch(inputs, targets, sample_weight=weights)
+    assert np.isfinite(loss).all()
