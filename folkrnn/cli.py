@@ -89,14 +89,11 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    # With --json, stdout carries the JSON object only: anything a library prints while
-    # loading (pyfluidsynth announces its library when CI is set) goes to stderr.
-    with contextlib.redirect_stdout(sys.stderr if args.json else sys.stdout):
-        _quiet_tensorflow()
-        from folkrnn.evaluate import evaluate_run, format_report
+    _quiet_tensorflow()
+    from folkrnn.evaluate import evaluate_run, format_report
 
-        report = evaluate_run(args.run, split=args.split)
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    report = evaluate_run(args.run, split=args.split)
+    print(json.dumps(report, indent=2) if args.json else format_report(report), file=args.stdout)
 
 
 def _generate(args: argparse.Namespace) -> None:
@@ -162,7 +159,8 @@ def parser() -> argparse.ArgumentParser:
                    help="sampling temperature of the melody (> 0; lower is safer; default "
                    f"{DEFAULT_TEMPERATURE:g})")
     p.add_argument("--chord-temperature", type=finite_float, default=DEFAULT_CHORD_TEMPERATURE,
-                   help=f"sampling temperature of the chords (default {DEFAULT_CHORD_TEMPERATURE:g})")
+                   help="sampling temperature of the chords "
+                   f"(default {DEFAULT_CHORD_TEMPERATURE:g})")
     p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K,
                    help=f"sample among the k likeliest (0 = all; default {DEFAULT_TOP_K})")
     p.add_argument("--form", default=DEFAULT_FORM,
@@ -188,7 +186,16 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command; user-fixable errors become one line on stderr and exit status 1."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    stdout = sys.stdout
+    # With --json, stdout carries the JSON object only: whatever a library prints on the way
+    # (pyfluidsynth announces its library on import when CI is set) goes to stderr instead.
+    with contextlib.redirect_stdout(sys.stderr) if "--json" in argv else contextlib.nullcontext():
+        return _run(parser().parse_args(argv), stdout)
+
+
+def _run(args: argparse.Namespace, stdout) -> int:
+    args.stdout = stdout
     try:
         args.func(args)
     except FolkRNNError as error:
