@@ -18,14 +18,11 @@ through its form inputs (`folkrnn.form`) where it is in the tune and what it pla
 from __future__ import annotations
 
 import math
-import contextlib
-import ctypes
-import glob
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from folkrnn import form as form_lib
 from folkrnn import music
@@ -69,45 +66,14 @@ def blank_tune(steps: int, meters: str | Sequence[tuple[int, str]]) -> Tune:
     return Tune(np.zeros(steps), np.zeros(steps), meters)
 
 
-@contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """Run numpy's matrix products on one thread for a while (best effort).
+def one_blas_thread():
+    """Run numpy's matrix products on one thread while sampling (`threadpoolctl`).
 
-    Sampling multiplies one small vector by a matrix per step; OpenBLAS's threads cost more
-    than they save there, and on a busy machine they made each product 20x slower (measured,
-    BENCHMARKS.md). Works with the OpenBLAS that numpy's wheels bundle; elsewhere does nothing.
+    Sampling multiplies one small vector by a matrix per step; BLAS threads cost more than
+    they save there, and on a busy machine they made each product 20x slower (measured,
+    BENCHMARKS.md).
     """
-    lib = _openblas()
-    if lib is None:
-        yield
-        return
-    before = lib.scipy_openblas_get_num_threads64_()
-    lib.scipy_openblas_set_num_threads64_(1)
-    try:
-        yield
-    finally:
-        lib.scipy_openblas_set_num_threads64_(before)
-
-
-def _openblas():
-    if not hasattr(_openblas, "lib"):
-        found = glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*"))
-        try:
-            lib = ctypes.CDLL(found[0]) if found else None
-        except OSError:
-            lib = None
-        ok = lib is not None and all(hasattr(lib, f"scipy_openblas_{d}et_num_threads64_")
-                                     for d in "gs")
-        _openblas.lib = lib if ok else None
-    return _openblas.lib
-
-
-# The 24 Krumhansl–Kessler key profiles (major keys, then minor), standardised: their dot
-# product with a standardised histogram, / 12, is the correlation `music.estimate_key` uses.
-_KEY_PROFILES = np.stack([np.roll(profile, tonic) for profile in
-                          (music.MAJOR_PROFILE, music.MINOR_PROFILE) for tonic in range(12)])
-_KEY_PROFILES = ((_KEY_PROFILES - _KEY_PROFILES.mean(1, keepdims=True))
-                 / _KEY_PROFILES.std(1, keepdims=True))
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 class _Writer:
@@ -145,17 +111,9 @@ class _Writer:
         self.melody[t], self.chords[t] = event, chord
 
     def tonic(self, end: int) -> int | None:
-        """The tonic pitch class of the melody before step ``end``: `music.estimate_key`,
-        vectorised (it runs before every part's last bar, so it must be fast)."""
-        histogram = np.zeros(12)
-        for start, stop, pitch in music.melody_notes(self.melody[:end]):
-            histogram[pitch % 12] += stop - start
-        if not histogram.any():
-            return None
-        if histogram.std() == 0:
-            return int(np.argmax(histogram))
-        scores = _KEY_PROFILES @ ((histogram - histogram.mean()) / histogram.std())
-        return int(np.argmax(scores)) % 12  # the first best: major before minor, as there
+        """The tonic pitch class of the melody before step ``end`` (None before any note)."""
+        durations = music.pitch_class_durations(self.melody[:end])
+        return music.key_tonic(music.key_of(durations))[0] if durations.any() else None
 
 
 def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
