@@ -9,11 +9,10 @@ it composed with its default settings, as plain HTML.
 from __future__ import annotations
 
 import html
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from folkrnn import music
+from folkrnn import form, generate, music
 from folkrnn.errors import FolkRNNError
 from folkrnn.music import Tune
 
@@ -54,17 +53,14 @@ class Composer:
         self.primer_bars, self.bpm = primer_bars, bpm
         self.tune: Tune | None = None
         self._bundles: list[dict[str, Any]] = []
-        from folkrnn import generate
-
-        self._accepts = set(inspect.signature(generate.generate_tune).parameters)
         style = {"description_width": "11em"}  # "melody temperature" in full
         wide = w.Layout(width="30em")
         temperature = dict(min=0.1, max=2.0, step=0.05, readout_format=".2f", style=style,
                            layout=wide, continuous_update=False)
-        self.melody_temperature = w.FloatSlider(value=1.0, description="melody temperature",
-                                                **temperature)
-        self.chord_temperature = w.FloatSlider(value=1.0, description="chord temperature",
-                                               **temperature)
+        self.melody_temperature = w.FloatSlider(value=generate.DEFAULT_TEMPERATURE,
+                                                description="melody temperature", **temperature)
+        self.chord_temperature = w.FloatSlider(value=generate.DEFAULT_CHORD_TEMPERATURE,
+                                               description="chord temperature", **temperature)
         self.meter = w.Dropdown(options=music.METERS, value="4/4", description="meter",
                                 style=style, layout=wide)
         self.key = w.Dropdown(options=[ANY, *music.KEY_NAMES], value=ANY, description="key",
@@ -94,10 +90,6 @@ class Composer:
 
     def _forms(self) -> tuple[list[str], str]:
         """The forms to offer (`form.FORMS`) and the default one."""
-        if "form" not in self._accepts:
-            return [], ANY
-        from folkrnn import form
-
         return list(form.FORMS), form.DEFAULT_FORM
 
     def settings(self) -> dict[str, Any]:
@@ -109,8 +101,7 @@ class Composer:
             kwargs["key"] = self.key.value
         if self.chords.value.strip():
             kwargs["chords"] = self.chords.value.strip()
-        if "form" in self._accepts:
-            kwargs["form"] = self.form.value  # its parts share the length equally
+        kwargs["form"] = self.form.value  # its parts share the length equally
         kwargs["bars"] = int(self.bars.value)
         if self.primer.value != NO_PRIMER:
             from folkrnn.generate import load_prime

@@ -313,7 +313,10 @@ def batch_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: int
                   keys: tuple[str, ...] = INPUT_KEYS) -> Iterator[tuple[dict, dict, dict]]:
     """One epoch of ``(inputs, targets, sample_weights)`` numpy batches, padded and masked.
 
-    ``inputs`` holds the model inputs ``keys`` (a model's: `input_keys(config)`).
+    ``inputs`` holds the model inputs ``keys`` (a model's: `input_keys(config)`). Every batch
+    has ``batch_size`` rows: the last one is filled up with rows of weight 0, which the
+    (weighted) loss and metrics ignore. One fixed shape lets TensorFlow compile one fast
+    training step: with a varying batch size, an epoch took twice as long (BENCHMARKS.md).
 
     Windows are shuffled (``shuffle``) and transposed by a random shift that keeps the melody in
     range (``transpose``); a seed and epoch number make the order reproducible.
@@ -323,8 +326,8 @@ def batch_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: int
     order = rng.permutation(len(windows)) if shuffle else np.arange(len(windows))
     for first in range(0, len(order), batch_size):
         chosen = [windows[i] for i in order[first:first + batch_size]]
-        batch = {k: np.zeros((len(chosen), seq_len), np.int32) for k in chosen[0][0]}
-        mask = np.zeros((len(chosen), seq_len), np.float32)
+        batch = {k: np.zeros((batch_size, seq_len), np.int32) for k in chosen[0][0]}
+        mask = np.zeros((batch_size, seq_len), np.float32)
         for row, (arrays, length) in enumerate(chosen):
             for key, values in arrays.items():
                 batch[key][row, :length] = values
@@ -334,13 +337,14 @@ def batch_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: int
         yield inputs, targets, {k: mask for k in TARGET_KEYS}
 
 
-def _tf_dataset(generate, seq_len: int, count: int | None = None,
+def _tf_dataset(generate, seq_len: int, batch_size: int, count: int | None = None,
                 keys: tuple[str, ...] = INPUT_KEYS):
-    """A prefetching `tf.data.Dataset` of the batches ``generate()`` yields."""
+    """A prefetching `tf.data.Dataset` of the (batch_size, seq_len) batches ``generate()``
+    yields."""
     import tensorflow as tf
 
-    ints = tf.TensorSpec((None, seq_len), tf.int32)
-    floats = tf.TensorSpec((None, seq_len), tf.float32)
+    ints = tf.TensorSpec((batch_size, seq_len), tf.int32)
+    floats = tf.TensorSpec((batch_size, seq_len), tf.float32)
     signature = ({k: ints for k in keys}, {k: ints for k in TARGET_KEYS},
                  {k: floats for k in TARGET_KEYS})
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
@@ -367,7 +371,7 @@ def training_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: 
                 tunes, seq_len, batch_size, seed=seed, epoch=epoch, transpose=transpose,
                 keys=keys)), batches)
 
-    return _tf_dataset(generate, seq_len, keys=keys)
+    return _tf_dataset(generate, seq_len, batch_size, keys=keys)
 
 
 def validation_windows(tunes: list[Tune], seq_len: int, batch_size: int,
@@ -379,7 +383,8 @@ def validation_windows(tunes: list[Tune], seq_len: int, batch_size: int,
     def generate():
         return batch_windows(tunes, seq_len, batch_size, shuffle=False, keys=keys)
 
-    return _tf_dataset(generate, seq_len, count=sum(1 for _ in generate()), keys=keys)
+    return _tf_dataset(generate, seq_len, batch_size, count=sum(1 for _ in generate()),
+                       keys=keys)
 
 
 def steps_per_epoch(tunes: list[Tune], seq_len: int, batch_size: int) -> int:

@@ -40,7 +40,6 @@ from folkrnn.errors import FolkRNNError
 from folkrnn.music import HOLD, NO_CHORD, Tune
 from folkrnn.paths import write_atomic
 
-SYSTEM_DEPS_HINT = "make system-deps (or apt-get install libfluidsynth3 abcmidi abcm2ps)"
 SOUNDFONT = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"  # General MIDI, in pretty_midi
 
 

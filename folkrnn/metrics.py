@@ -38,7 +38,7 @@ METRICS = list(DESCRIPTIONS)
 
 
 def _onset_pitches(tune: Tune) -> np.ndarray:
-    return tune.melody[tune.melody >= 2].astype(int) - 2 + music.MIN_PITCH
+    return music.onset_pitches(tune.melody)
 
 
 def scale_consistency(tune: Tune) -> float:
@@ -67,29 +67,23 @@ def pitch_class_entropy(tune: Tune) -> float:
 def chord_tone_ratio(tune: Tune) -> float:
     """Of the notes that start over a chord, the share whose pitch class belongs to it."""
     hits = total = 0
-    for step in np.nonzero(tune.melody >= 2)[0]:
+    for step in np.nonzero(music.is_onset(tune.melody))[0]:
         rq = music.chord_root_quality(int(tune.chords[step]))
         if rq is None:
             continue
         root, quality = rq
         total += 1
-        pitch = int(tune.melody[step]) - 2 + music.MIN_PITCH
+        pitch = music.event_pitch(tune.melody[step])
         hits += (pitch - root) % 12 in music.QUALITIES[quality]
     return hits / total if total else math.nan
-
-
-def _bars(tune: Tune) -> list[tuple[int, int]]:
-    """``(start, end)`` of every bar (the last one may be shorter)."""
-    starts = [int(s) for s in np.nonzero(tune.positions == 0)[0]] + [len(tune)]
-    return list(zip(starts[:-1], starts[1:]))
 
 
 def groove_consistency(tune: Tune) -> float:
     """1 − the mean Hamming distance between the onset patterns of adjacent bars of equal
     length (as a share of the bar). 1 = every bar has the same rhythm."""
-    onsets = tune.melody >= 2
+    onsets = music.is_onset(tune.melody)
     distances = [np.mean(onsets[a:b] != onsets[c:d])
-                 for (a, b), (c, d) in zip(_bars(tune), _bars(tune)[1:]) if b - a == d - c]
+                 for (a, b), (c, d) in zip(tune.bars(), tune.bars()[1:]) if b - a == d - c]
     return 1.0 - float(np.mean(distances)) if distances else math.nan
 
 
@@ -110,7 +104,7 @@ def repetition(tune: Tune) -> float:
     A tune in AABB form (each part played twice) scores about 0.5; a tune that never repeats
     a bar scores 0.
     """
-    bars = _bars(tune)
+    bars = tune.bars()
     if not bars:
         return math.nan
     seen: set[bytes] = set()
@@ -130,12 +124,12 @@ def pitch_range(tune: Tune) -> float:
 
 def notes_per_bar(tune: Tune) -> float:
     """Melody onsets per bar."""
-    bars = _bars(tune)
-    return float(np.sum(tune.melody >= 2)) / len(bars) if bars else math.nan
+    bars = tune.bars()
+    return float(np.sum(music.is_onset(tune.melody))) / len(bars) if bars else math.nan
 
 
 def _bar_melodies(tune: Tune) -> list[bytes]:
-    return [tune.melody[a:b].tobytes() for a, b in _bars(tune)]
+    return [tune.melody[a:b].tobytes() for a, b in tune.bars()]
 
 
 def repeated_bars(tune: Tune) -> float:
@@ -225,7 +219,7 @@ def _interval_bars(tune: Tune) -> list[bytes]:
     onsets = np.nonzero(melody >= music.ONSET)[0]
     pitches = melody[onsets]
     melody[onsets] = 1000 + np.diff(pitches, prepend=pitches[:1])  # the first note: interval 0
-    return [melody[a:b].tobytes() for a, b in _bars(tune)]
+    return [melody[a:b].tobytes() for a, b in tune.bars()]
 
 
 class CopyIndex:
@@ -279,11 +273,3 @@ def compare_metrics(generated: list[Tune], real: list[Tune]) -> list[MetricRow]:
     gen, ref = metric_table(generated), metric_table(real)
     return [MetricRow(name, *_mean_std(gen[name]), *_mean_std(ref[name])) for name in METRICS]
 
-
-def format_comparison(rows: list[MetricRow]) -> str:
-    """The rows of `compare_metrics` as a text table (notebook 04)."""
-    lines = [f"{'metric':<20} {'generated':>17} {'real':>17}"]
-    for r in rows:
-        lines.append(f"{r.metric:<20} {r.generated_mean:>8.3f} ± {r.generated_std:<6.3f} "
-                     f"{r.real_mean:>8.3f} ± {r.real_std:<6.3f}")
-    return "\n".join(lines)

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from headless import Browser, find_chromium  # noqa: E402
 from screenshot_notebooks import problems_of, to_html  # noqa: E402
+from conftest import environment  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 
@@ -66,21 +67,13 @@ def execute(notebook: Path, home: Path) -> Path:
     from nbclient import NotebookClient
 
     nb = nbformat.read(notebook, as_version=4)
-    saved = {k: os.environ.get(k) for k in ("FOLKRNN_HOME", "FOLKRNN_SMOKE")}
-    os.environ.update(FOLKRNN_HOME=str(home), FOLKRNN_SMOKE="1")
-    try:
-        with tempfile.TemporaryDirectory() as sockets:
-            kernel = KernelManager(kernel_name="python3", transport="ipc",
-                                   ip=str(Path(sockets) / "kernel"))
-            NotebookClient(nb, km=kernel, timeout=900, allow_errors=True,
-                           store_widget_state=False,
-                           resources={"metadata": {"path": str(notebook.parent)}}).execute()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with environment(FOLKRNN_HOME=str(home), FOLKRNN_SMOKE="1"), \
+            tempfile.TemporaryDirectory() as sockets:
+        kernel = KernelManager(kernel_name="python3", transport="ipc",
+                               ip=str(Path(sockets) / "kernel"))
+        NotebookClient(nb, km=kernel, timeout=900, allow_errors=True,
+                       store_widget_state=False,
+                       resources={"metadata": {"path": str(notebook.parent)}}).execute()
     OUT.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, OUT / notebook.name)
     return OUT / notebook.name
