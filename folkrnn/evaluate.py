@@ -343,8 +343,7 @@ def evaluate(model, tuneset: TuneSet, split: str = "test", seed: int = 0) -> dic
 
 def evaluate_run(run_name: str, split: str = "test", seed: int = 0) -> dict:
     """`evaluate` of a trained run's best checkpoint, as `folkrnn evaluate --json` prints it."""
-    from folkrnn.dataset import load_dataset
-    from folkrnn.model import load_run
+    from folkrnn.model import load_run  # here, so that the baselines never load TensorFlow
 
     model, _ = load_run(run_name, compile=False)
     return {"run": run_name, **evaluate(model, load_dataset(), split, seed)}

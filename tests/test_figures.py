@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from folkrnn import figures, music, tables  # noqa: E402
+from folkrnn import figures, tables  # noqa: E402
 from folkrnn.config import Config  # noqa: E402
 from folkrnn.music import HOLD, REST, Tune, onset, parse_chord  # noqa: E402
 
