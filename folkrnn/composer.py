@@ -12,7 +12,7 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from folkrnn import form, generate, music
+from folkrnn import form, generate, keys, music
 from folkrnn.errors import FolkRNNError
 from folkrnn.music import Tune
 
@@ -63,7 +63,7 @@ class Composer:
                                                description="chord temperature", **temperature)
         self.meter = w.Dropdown(options=music.METERS, value="4/4", description="meter",
                                 style=style, layout=wide)
-        self.key = w.Dropdown(options=[ANY, *music.KEY_NAMES], value=ANY, description="key",
+        self.key = w.Dropdown(options=[ANY, *keys.KEY_NAMES], value=ANY, description="key",
                               style=style, layout=wide)
         self.bars = w.IntSlider(value=bars, min=2, max=32, description="length (bars)",
                                 tooltip="the whole tune, primer included",

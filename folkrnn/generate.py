@@ -25,7 +25,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from folkrnn import form as form_lib
-from folkrnn import music
+from folkrnn import keys, music
 from folkrnn.dataset import load_dataset
 from folkrnn.errors import FolkRNNError
 from folkrnn.music import HOLD, NO_CHORD, REST, Tune
@@ -112,8 +112,8 @@ class _Writer:
 
     def tonic(self, end: int) -> int | None:
         """The tonic pitch class of the melody before step ``end`` (None before any note)."""
-        durations = music.pitch_class_durations(self.melody[:end])
-        return music.key_tonic(music.key_of(durations))[0] if durations.any() else None
+        durations = keys.pitch_class_durations(music.melody_notes(self.melody[:end]))
+        return keys.key_tonic(keys.key_of(durations))[0] if durations.any() else None
 
 
 def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
@@ -139,7 +139,7 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
 
     A hold right after a rest (or at the start) is impossible and never drawn. The same seed
     gives the same tune. The result goes through `music.normalise` (trailing silence dropped),
-    and its ``key`` is the estimated one (`music.estimate_key`). Arguments are trusted: user
+    and its ``key`` is the estimated one (`keys.estimate_key`). Arguments are trusted: user
     input is checked by `generate_tune`.
     """
     with one_blas_thread():
@@ -172,7 +172,7 @@ def _sample(step_model, layout, seed, temperature, top_k, chords, prime, name, f
             write_step(t)
     tune = Tune(writer.melody, writer.chords, layout.meters, "C", name or f"generated-seed{seed}")
     tune = music.normalise(tune)
-    tune.key = music.estimate_key(tune)
+    tune.key = keys.estimate_key(tune)
     return tune
 
 
@@ -242,9 +242,9 @@ def to_key(tune: Tune, key: str) -> Tune:
     either way, the one leaving the fewest notes outside the melody range (then the smallest)
     is used; notes still outside are moved by an octave into the range.
     """
-    key = music.key_name(key)
-    (root, minor) = music.key_tonic(music.estimate_key(tune))
-    target, want_minor = music.key_tonic(key)
+    key = keys.key_name(key)
+    (root, minor) = keys.key_tonic(keys.estimate_key(tune))
+    target, want_minor = keys.key_tonic(key)
     if minor != want_minor:
         target = (target + 3) % 12 if want_minor else (target - 3) % 12
     shift = (target - root + 6) % 12 - 6  # -6..5
@@ -263,7 +263,7 @@ def to_key(tune: Tune, key: str) -> Tune:
     melody[notes] = shifted
     moved = Tune(melody, music.transpose_chords(tune.chords, shift), tune.meters, tune.key,
                  tune.name)
-    moved.key = music.estimate_key(moved)
+    moved.key = keys.estimate_key(moved)
     return moved
 
 
@@ -392,7 +392,7 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
     if top_k < 0:
         raise FolkRNNError(f"top_k={top_k} must be 0 (all events) or a positive number")
     if key is not None:
-        key = music.key_name(key)
+        key = keys.key_name(key)
         if chords is not None:
             raise FolkRNNError("--key and --chords together: the chords already fix the key; "
                                "write the chords in the key you want and leave out --key")

@@ -36,6 +36,7 @@ import numpy as np
 import pretty_midi
 
 from folkrnn import music
+from folkrnn.keys import KEY_FIFTHS, key_signature, spell
 from folkrnn.errors import FolkRNNError
 from folkrnn.music import HOLD, NO_CHORD, Tune
 from folkrnn.paths import write_atomic
@@ -76,7 +77,7 @@ def tempo(meter: str, bpm: float | None = None) -> Tempo:
     jigs (330 eighth notes), 100 half notes for 2/2 and 3/2, 120 quarters for 4/4 reels and
     hornpipes, 2/4 polkas and 3/4 waltzes: the 100–120 of a dance band, slow enough to follow.
     """
-    num, den = (int(x) for x in meter.split("/"))
+    num, den = music.meter_fraction(meter)
     if den == 8 and num % 3 == 0:
         beat, default = 6, 110.0
     elif den == 2:
@@ -387,38 +388,8 @@ def find_repeats(tune: Tune) -> Form:
 
 
 # --- ABC notation ----------------------------------------------------------------------------
-_LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _LENGTHS = (24, 16, 12, 8, 6, 4, 3, 2, 1)  # note values written without tuplets (in 16ths)
 GCHORD_OFF, GCHORD_ON = "[I:MIDI=gchordoff]", "[I:MIDI=gchordon]"  # abc2midi: stop/resume chords
-
-
-def key_signature(key: str) -> dict[str, int]:
-    """The alteration (+1 sharp, -1 flat, 0) the key signature gives each letter A..G
-    (used for ABC notation, notebook 04)."""
-    fifths = music.key_fifths(key)
-    order = "FCGDAEB" if fifths >= 0 else "BEADGCF"
-    altered = set(order[:abs(fifths)])
-    return {letter: (1 if fifths > 0 else -1) if letter in altered else 0 for letter in _LETTER_PC}
-
-
-def spell(pitch: int, key: str) -> tuple[str, int, int]:
-    """``(letter, alteration, octave)`` of a MIDI pitch, spelled in ``key``.
-
-    Notes of the key's scale keep the key's spelling; other notes use sharps in sharp keys and
-    flats in flat keys. ``octave`` is the scientific octave of the letter (C4 = middle C).
-    Used for ABC notation (notebook 04).
-    """
-    signature = key_signature(key)
-    pc = pitch % 12
-    options = [(l, a) for l, a in signature.items() if (_LETTER_PC[l] + a) % 12 == pc]
-    if not options:
-        sharp = music.key_fifths(key) >= 0
-        options = [(l, 0) for l, p in _LETTER_PC.items() if p == pc]
-        options += [(l, 1 if sharp else -1) for l, p in _LETTER_PC.items()
-                    if (p + (1 if sharp else -1)) % 12 == pc]
-    letter, alteration = options[0]
-    octave = (pitch - alteration) // 12 - 1
-    return letter, alteration, octave
 
 
 def _abc_pitch(letter: str, octave: int) -> str:
@@ -448,7 +419,7 @@ def _abc_length(steps: int) -> str:
 
 def _beat(meter: str) -> int:
     """Steps per beam group: a dotted quarter in 6/8-like meters, else the denominator."""
-    num, den = (int(x) for x in meter.split("/"))
+    num, den = music.meter_fraction(meter)
     if den == 8 and num % 3 == 0 and num > 3:
         return 6
     return 16 // den
@@ -610,8 +581,8 @@ def tune_to_abc(tune: Tune, title: str | None = None, bpm: float | None = None) 
     repeated on later notes of that letter in the bar. Notes held over a bar line or a chord
     change are split and tied (``-``). The last bar is completed with rests.
     """
-    if tune.key not in music.KEY_FIFTHS:
-        raise FolkRNNError(f"the key {tune.key!r} has no ABC key signature: use music.key_name")
+    if tune.key not in KEY_FIFTHS:
+        raise FolkRNNError(f"the key {tune.key!r} has no ABC key signature: use keys.key_name")
     form = find_repeats(tune)
     meters, positions = tune.meter_ids, tune.positions
     chords_in, off_in, meters_in = _ways_in(tune, form)

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from folkrnn import form, music
+from folkrnn import form, keys, music
 from folkrnn.music import REST, Tune
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)  # also covers natural minor and the modes (same pitch set)
@@ -185,11 +185,11 @@ def longest_repeat(tune: Tune, max_lag: int = form.PART_BARS) -> float:
 
 def ends_on_tonic(tune: Tune) -> float:
     """1.0 if the last melody note's pitch class is the tonic of the estimated key
-    (`music.estimate_key`, the same estimate for real and generated tunes), else 0.0."""
+    (`keys.estimate_key`, the same estimate for real and generated tunes), else 0.0."""
     pitches = _onset_pitches(tune)
     if len(pitches) == 0:
         return math.nan
-    tonic, _ = music.key_tonic(music.estimate_key(tune))
+    tonic, _ = keys.key_tonic(keys.estimate_key(tune))
     return float(pitches[-1] % 12 == tonic)
 
 

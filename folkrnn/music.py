@@ -22,6 +22,7 @@ import numpy as np
 import pretty_midi
 
 from folkrnn.errors import FolkRNNError
+from folkrnn.keys import KEY_NAMES, PITCH_NAMES, pitch_class, transpose_key
 
 STEPS_PER_QUARTER = 4  # the grid: 16th notes
 MIN_PITCH, MAX_PITCH = 55, 88  # melody range of the Nottingham tunes (G3..E6)
@@ -33,7 +34,6 @@ NUM_PITCHES = MAX_PITCH - MIN_PITCH + 1
 MELODY_SIZE = 2 + NUM_PITCHES
 
 # --- chord classes ---------------------------------------------------------------------------
-PITCH_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 QUALITIES = {"": (0, 4, 7), "m": (0, 3, 7), "7": (0, 4, 7, 10)}  # major, minor, dominant 7th
 NO_CHORD = 0
 CHORD_SIZE = 1 + 12 * len(QUALITIES)
@@ -49,15 +49,6 @@ CHORD_TEMPLATES: list[tuple[tuple[int, ...], int, str]] = [
     ((0, 3, 6, 10), -4, "7"), ((0, 7), 0, ""), ((0, 4), 0, ""), ((0, 3), 0, "m"), ((0,), 0, ""),
 ]
 
-# --- meters and bar positions ----------------------------------------------------------------
-METERS = ["4/4", "6/8", "3/4", "2/4", "9/8", "2/2", "3/2", "6/4", "5/4", "12/8", "3/8"]
-MAX_BAR_STEPS = 24  # the longest bar above (3/2, 6/4, 12/8) in 16th notes
-
-KEY_NAMES = PITCH_NAMES + [n + "m" for n in ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A",
-                                             "Bb", "B"]]
-
-_ALIASES = {"Db": "C#", "D#": "Eb", "Gb": "F#", "G#": "Ab", "A#": "Bb", "Cb": "B", "Fb": "E",
-            "E#": "F", "B#": "C"}
 
 
 def melody_name(event: int) -> str:
@@ -125,7 +116,7 @@ def parse_chord(name: str) -> int:
     root_name, rest = text[0].upper(), text[1:]
     if rest[:1] in ("#", "b"):
         root_name, rest = root_name + rest[0], rest[1:]
-    root = PITCH_NAMES.index(_ALIASES.get(root_name, root_name))
+    root = pitch_class(root_name)
     suffixes = {"": (0, ""), "maj": (0, ""), "M": (0, ""), "maj7": (0, ""), "6": (0, ""),
                 "m": (0, "m"), "min": (0, "m"), "m7": (0, "m"), "min7": (0, "m"), "m6": (0, "m"),
                 "7": (0, "7"), "9": (0, "7"), "dim": (-4, "7"), "d": (-4, "7"), "dim7": (-4, "7"),
@@ -168,84 +159,23 @@ def chord_voicing(chord: int) -> list[int]:
     return [48 + root + i for i in QUALITIES[quality]]
 
 
-# --- meters ----------------------------------------------------------------------------------
+# --- meters and bar positions ----------------------------------------------------------------
+METERS = ["4/4", "6/8", "3/4", "2/4", "9/8", "2/2", "3/2", "6/4", "5/4", "12/8", "3/8"]
+MAX_BAR_STEPS = 24  # the longest bar above (3/2, 6/4, 12/8) in 16th notes
+
+
+def meter_fraction(meter: str) -> tuple[int, int]:
+    """The two numbers of a time signature: ``(6, 8)`` for ``6/8``."""
+    beats, unit = meter.split("/")
+    return int(beats), int(unit)
+
+
 def steps_per_bar(meter: str) -> int:
     """The number of 16th-note steps in one bar of ``meter`` (e.g. 12 for 6/8)."""
     if meter not in METERS:
         raise FolkRNNError(f"unsupported meter {meter!r}: choose one of {', '.join(METERS)}")
-    num, den = (int(x) for x in meter.split("/"))
-    return num * 4 * STEPS_PER_QUARTER // den
-
-
-def key_name(key: str) -> str:
-    """Check and normalise a key name such as ``G``, ``Em`` or ``Bb``."""
-    name = key.strip()
-    minor = name.endswith("m")
-    root = name[:-1] if minor else name
-    root = root[:1].upper() + root[1:]
-    root = {"Db": "C#", "D#": "Eb", "Gb": "F#", "A#": "Bb", "Cb": "B"}.get(root, root)
-    if minor:
-        root = {"Ab": "G#", "Eb": "Eb"}.get(root, root)
-    full = root + ("m" if minor else "")
-    if full not in KEY_NAMES:
-        raise FolkRNNError(f"unknown key {key!r}: use a name such as G, D, Em or Bb")
-    return full
-
-
-# --- keys ------------------------------------------------------------------------------------
-# Key signatures as a count of sharps (> 0) or flats (< 0), for every key `KEY_NAMES` holds.
-KEY_FIFTHS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7,
-              "F": -1, "Bb": -2, "Eb": -3, "Ab": -4, "Db": -5, "Gb": -6}
-KEY_FIFTHS.update({k + "m": v - 3 for k, v in KEY_FIFTHS.items()})
-KEY_FIFTHS.update({"G#m": 5, "D#m": 6, "A#m": 7, "Ebm": -6})
-
-# Krumhansl–Kessler key profiles: how well each pitch class (from the tonic) fits a key.
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-
-
-def key_fifths(key: str) -> int:
-    """The key signature of ``key`` as sharps (> 0) or flats (< 0), e.g. 2 for D or Bm."""
-    return KEY_FIFTHS[key]
-
-
-def key_tonic(key: str) -> tuple[int, bool]:
-    """``(tonic pitch class, is minor)`` of a key name from `KEY_NAMES`."""
-    index = KEY_NAMES.index(key)
-    return index % 12, index >= 12
-
-
-# The 24 profiles (major keys from C, then minor keys from C), each standardised: the dot
-# product with a standardised histogram, / 12, is their Pearson correlation.
-_KEY_PROFILES = np.stack([np.roll(profile, tonic) for profile in (MAJOR_PROFILE, MINOR_PROFILE)
-                          for tonic in range(12)])
-_KEY_PROFILES = ((_KEY_PROFILES - _KEY_PROFILES.mean(1, keepdims=True))
-                 / _KEY_PROFILES.std(1, keepdims=True))
-
-
-def pitch_class_durations(melody: np.ndarray) -> np.ndarray:
-    """How many steps each of the 12 pitch classes sounds in ``melody``."""
-    histogram = np.zeros(12)
-    for start, end, pitch in melody_notes(melody):
-        histogram[pitch % 12] += end - start
-    return histogram
-
-
-def key_of(durations: np.ndarray) -> str:
-    """The key whose Krumhansl–Kessler profile best correlates with the pitch-class
-    ``durations``: the Krumhansl–Schmuckler algorithm ("C" when nothing tells keys apart; ties
-    go to major, then to the lower tonic). Fast: it runs before every cadence of a tune being
-    composed (`generate`)."""
-    if durations.std() == 0:
-        return "C"
-    scores = _KEY_PROFILES @ ((durations - durations.mean()) / durations.std())
-    return KEY_NAMES[int(np.argmax(scores))]
-
-
-def estimate_key(tune: "Tune") -> str:
-    """The key of a tune's melody by `key_of` its pitch-class durations. Explained in
-    notebook 04."""
-    return key_of(pitch_class_durations(tune.melody))
+    beats, unit = meter_fraction(meter)
+    return beats * 4 * STEPS_PER_QUARTER // unit
 
 
 def vocabularies() -> dict[str, list[str]]:
@@ -313,6 +243,10 @@ class Tune:
         """The step at which each bar starts (0 first; the last bar may be cut short)."""
         return [int(i) for i in np.nonzero(self.positions == 0)[0]]
 
+    def notes(self) -> list[tuple[int, int, int]]:
+        """``(start step, end step, pitch)`` of every melody note (`melody_notes`)."""
+        return melody_notes(self.melody)
+
     def bars(self) -> list[tuple[int, int]]:
         """``(start, end)`` steps of every bar."""
         starts = self.bar_starts + [len(self)]
@@ -366,13 +300,6 @@ def transpose_chords(chords: np.ndarray, semitones: int) -> np.ndarray:
     return np.where(chords == NO_CHORD, NO_CHORD, shifted).astype(chords.dtype)
 
 
-def transpose_key(key: str, semitones: int) -> str:
-    """The key name shifted by ``semitones``."""
-    minor = key.endswith("m")
-    index = KEY_NAMES.index(key) % 12
-    return KEY_NAMES[(index + semitones) % 12 + (12 if minor else 0)]
-
-
 # --- MIDI -> Tune ----------------------------------------------------------------------------
 class TuneError(FolkRNNError):
     """A MIDI file that does not fit the representation; ``reason`` is a short tag."""
@@ -417,7 +344,7 @@ def _pick_tracks(pm: pretty_midi.PrettyMIDI, require_chords: bool):
     return by_pitch[0], by_pitch[1]  # melody above, chords below; further tracks ignored
 
 
-def _melody_events(pm, notes, step: int, n_steps: int) -> np.ndarray:
+def _melody_events(pm, notes, step: float, n_steps: int) -> np.ndarray:
     grid = sorted((round(_ticks(pm, n.start) / step), round(_ticks(pm, n.end) / step),
                    _ticks(pm, n.start), n.pitch) for n in notes)
     events = np.full(n_steps, REST, dtype=np.int16)
@@ -438,23 +365,18 @@ def _melody_events(pm, notes, step: int, n_steps: int) -> np.ndarray:
     return events
 
 
-def _chord_classes(pm, notes, step: int, n_steps: int) -> np.ndarray:
+def _chord_classes(pm, notes, step: float, n_steps: int) -> np.ndarray:
     sounding: list[list[int]] = [[] for _ in range(n_steps)]
     for n in notes:
         start, end = round(_ticks(pm, n.start) / step), round(_ticks(pm, n.end) / step)
         for s in range(start, max(end, start + 1)):
             sounding[s].append(n.pitch)
-    cache: dict[tuple[int, ...], int] = {}
-    out = np.zeros(n_steps, dtype=np.int16)
-    for s, pitches in enumerate(sounding):
-        key = tuple(sorted(set(pitches)))
-        if key not in cache:
-            cache[key] = recognise_chord(pitches)
-        out[s] = cache[key]
-    return out
+    heard = [tuple(sorted(set(pitches))) for pitches in sounding]
+    chord_of = {pitches: recognise_chord(list(pitches)) for pitches in set(heard)}  # each once
+    return np.array([chord_of[pitches] for pitches in heard], dtype=np.int16)
 
 
-def _meters(pm: pretty_midi.PrettyMIDI, step: int) -> list[tuple[int, str]]:
+def _meters(pm: pretty_midi.PrettyMIDI, step: float) -> list[tuple[int, str]]:
     meters: list[tuple[int, str]] = []
     for ts in pm.time_signature_changes:
         meter = f"{ts.numerator}/{ts.denominator}"
@@ -472,10 +394,8 @@ def _meters(pm: pretty_midi.PrettyMIDI, step: int) -> list[tuple[int, str]]:
 
 
 def _key(pm: pretty_midi.PrettyMIDI) -> str:
-    if not pm.key_signature_changes:
-        return "C"
-    number = pm.key_signature_changes[0].key_number
-    return KEY_NAMES[number % 12 + (12 if number >= 12 else 0)]
+    changes = pm.key_signature_changes  # key numbers 0..23, in the order of KEY_NAMES
+    return KEY_NAMES[changes[0].key_number] if changes else "C"
 
 
 def midi_to_tune(pm: pretty_midi.PrettyMIDI, name: str = "", *, require_chords: bool = True,
@@ -486,9 +406,7 @@ def midi_to_tune(pm: pretty_midi.PrettyMIDI, name: str = "", *, require_chords: 
     nearest 16th note; where two notes snap onto one step (fast triplets) the first is kept,
     overlapping melody notes are cut at the next onset. Explained in notebook 02.
     """
-    step = pm.resolution // STEPS_PER_QUARTER
-    if step * STEPS_PER_QUARTER != pm.resolution:
-        step = pm.resolution / STEPS_PER_QUARTER  # type: ignore[assignment]
+    step = pm.resolution / STEPS_PER_QUARTER  # MIDI ticks a 16th note
     melody_track, chord_track = _pick_tracks(pm, require_chords)
     notes = melody_track.notes + (chord_track.notes if chord_track else [])
     n_steps = max(max(round(_ticks(pm, n.end) / step), round(_ticks(pm, n.start) / step) + 1)
@@ -527,10 +445,9 @@ def tune_to_midi(tune: Tune, *, bpm: float = 120.0, melody_program: int = 40,
                                                  end * seconds))
     pm.instruments = [melody, chords]
     for start, meter in tune.meters:
-        num, den = (int(x) for x in meter.split("/"))
-        pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, start * seconds))
-    number = KEY_NAMES.index(tune.key)
-    pm.key_signature_changes.append(pretty_midi.KeySignature(number, 0.0))
+        beats, unit = meter_fraction(meter)
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(beats, unit, start * seconds))
+    pm.key_signature_changes.append(pretty_midi.KeySignature(KEY_NAMES.index(tune.key), 0.0))
     return pm
 
 

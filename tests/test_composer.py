@@ -12,7 +12,8 @@ matplotlib.use("Agg")
 
 from folkrnn.composer import NO_PRIMER, Composer  # noqa: E402
 from folkrnn.config import Config  # noqa: E402
-from folkrnn.music import HOLD, Tune, key_fifths, onset, parse_chord  # noqa: E402
+from folkrnn.keys import key_fifths  # noqa: E402
+from folkrnn.music import HOLD, Tune, onset, parse_chord  # noqa: E402
 from folkrnn.require import require_tensorflow  # noqa: E402
 
 TINY = Config(units=16, layers=1, melody_embedding=4, chord_embedding=4, position_embedding=2,

@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from folkrnn import form, generate, listen, metrics, music
+from folkrnn import form, generate, keys, listen, metrics, music
 from folkrnn.config import Config
 from folkrnn.errors import FolkRNNError
 from folkrnn.model import StepModel, build_model, load_step_model
@@ -233,9 +233,9 @@ def scale_tune(tonic: int, shape, repeats: int = 3) -> Tune:
 
 
 def test_estimate_key_finds_major_and_minor_tonics():
-    assert music.estimate_key(scale_tune(60, [0, 2, 4, 5, 7, 9, 11])) == "C"
-    assert music.estimate_key(scale_tune(69, [0, 2, 3, 5, 7, 8, 10])) == "Am"
-    assert music.estimate_key(scale_tune(62, [0, 2, 4, 5, 7, 9, 11])) == "D"
+    assert keys.estimate_key(scale_tune(60, [0, 2, 4, 5, 7, 9, 11])) == "C"
+    assert keys.estimate_key(scale_tune(69, [0, 2, 3, 5, 7, 8, 10])) == "Am"
+    assert keys.estimate_key(scale_tune(62, [0, 2, 4, 5, 7, 9, 11])) == "D"
 
 
 def test_to_key_matches_the_tonic_or_else_the_key_signature():
@@ -251,15 +251,15 @@ def test_to_key_folds_notes_that_would_leave_the_range():
     wide = [onset(p) for p in range(music.MIN_PITCH, music.MAX_PITCH + 1)]  # the whole range
     melody = np.concatenate([wide, scale_tune(60, [0, 2, 4, 5, 7, 9, 11]).melody])
     tune = Tune(melody, np.zeros(len(melody)), [(0, "4/4")], "C")
-    assert music.estimate_key(tune) == "C"
+    assert keys.estimate_key(tune) == "C"
     moved = generate.to_key(tune, "F#")
     assert moved.key == "F#" and moved.melody.max() < music.MELODY_SIZE
-    assert music.estimate_key(moved) == "F#"
+    assert keys.estimate_key(moved) == "F#"
 
 
 def test_generate_with_a_key(step_model):
     tune = generate.generate_tune(step_model, bars=8, key="D", seed=3)
-    assert tune.key in ("D", "Bm") and music.estimate_key(tune) == tune.key
+    assert tune.key in ("D", "Bm") and keys.estimate_key(tune) == tune.key
     assert tune.melody.max() < music.MELODY_SIZE
 
 

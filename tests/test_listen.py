@@ -177,24 +177,6 @@ def test_abc_of_a_hand_built_tune_is_exact():
     assert body.strip() == '"G"G2 =F=F ^Fz e2- | "D7"e2 f2 c2- "Em"c2 |]'
 
 
-@pytest.mark.parametrize("pitch, key, expected", [
-    (61, "Eb", ("D", -1, 4)),  # a chromatic note in a flat key is spelled flat
-    (61, "D", ("C", 1, 4)),  # C# is in D major
-    (60, "C#", ("B", 1, 3)),  # B# in C# major, one letter-octave below C4
-    (66, "Bb", ("G", -1, 4)),  # F# is spelled Gb in a flat key
-    (70, "F", ("B", -1, 4)),
-])
-def test_pitches_are_spelled_in_the_key(pitch, key, expected):
-    assert listen.spell(pitch, key) == expected
-
-
-def test_key_signatures_have_the_right_number_of_accidentals():
-    assert sum(listen.key_signature("D").values()) == 2
-    assert sum(listen.key_signature("Gm").values()) == -2
-    assert listen.key_signature("Em") == listen.key_signature("G")
-    assert all(k in music.KEY_FIFTHS for k in music.KEY_NAMES)
-
-
 @pytest.mark.parametrize("steps, text", [(1, "/"), (2, ""), (3, "3/2"), (4, "2"), (6, "3"),
                                          (12, "6"), (24, "12")])
 def test_lengths_are_written_in_eighth_notes(steps, text):
