@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from folkrnn import listen, music  # noqa: E402
+from folkrnn import abc_notation, engrave, listen, music, repeats, sound  # noqa: E402
 
 RATE = 22050
 
@@ -80,18 +80,18 @@ def envelope(samples: np.ndarray) -> np.ndarray:
 
 def renderers() -> dict[str, object]:
     out = {}
-    if listen.midirenderer_available():
-        out["midirenderer"] = lambda pm: listen._midirenderer(pm, RATE)
-    if listen.fluidsynth_available():
+    if sound.midirenderer_available():
+        out["midirenderer"] = lambda pm: sound.render_midirenderer(pm, RATE)
+    if sound.fluidsynth_available():
         out["FluidSynth"] = lambda pm: pm.fluidsynth(fs=RATE)
     out["sine (pretty_midi)"] = lambda pm: pm.synthesize(fs=RATE)
     return out
 
 
-def sound(reel: music.Tune) -> None:
+def measure_sound(reel: music.Tune) -> None:
     from test_listen import harmonics_and_attack, one_note
 
-    pm = music.tune_to_midi(reel, bpm=listen.tune_tempo(reel).quarter_bpm)
+    pm = music.tune_to_midi(reel, bpm=sound.tune_tempo(reel).quarter_bpm)
     note = music.tune_to_midi(one_note(), bpm=120)
     seconds = pm.get_end_time()
     print(f"\n### Synthesizers: {reel.name}, {len(reel.bars())} bars, {seconds:.0f} s of music\n")
@@ -130,33 +130,33 @@ def sound(reel: music.Tune) -> None:
         cpu, _, data = cpu_best_of(encode, 1)
         print(f"| {fmt} {subtype}, compression {level} | {len(data) / 1e6:.2f} MB | "
               f"{len(data) * 8 / 1000 / seconds:.0f} kbit/s | {cpu:.2f} s CPU |")
-    took, (data, mime) = best_of(lambda: listen.encode_audio(samples, RATE), 1)
-    print(f"\n`listen.encode_audio` chose {mime}: {len(data) / 1e3:.0f} kB "
+    took, (data, mime) = best_of(lambda: sound.encode_audio(samples, RATE), 1)
+    print(f"\n`sound.encode_audio` chose {mime}: {len(data) / 1e3:.0f} kB "
           f"({len(data) * 4 / 3 / 1e3:.0f} kB as base64 in a notebook).")
 
 
-def sheet_music(archive: zipfile.ZipFile) -> None:
+def measure_engravers(archive: zipfile.ZipFile) -> None:
     print("\n### Sheet music\n")
     print("| tune | bars | engraver | time | SVG size |")
     print("|---|---:|---|---:|---:|")
     for name in ("jigs1", "reelsa-c10", "ashover10"):
         tune = read(archive, name)
-        abc = listen.tune_to_abc(tune)
-        endings = listen._measure_endings(listen.find_repeats(tune))
+        abc = abc_notation.tune_to_abc(tune)
+        endings = repeats.find_repeats(tune).endings()
         started = time.perf_counter()
-        listen.abc_to_svg_verovio(abc, endings)
+        engrave.abc_to_svg_verovio(abc, endings)
         first = time.perf_counter() - started
-        took, svg = best_of(lambda: listen.abc_to_svg_verovio(abc, endings))
+        took, svg = best_of(lambda: engrave.abc_to_svg_verovio(abc, endings))
         bars = len(tune.bars())
         print(f"| {name} | {bars} | verovio | {took:.3f} s (first call {first:.3f} s) | "
               f"{len(svg) / 1e3:.0f} kB |")
-        if listen.abcm2ps_available():
-            took, pages = best_of(lambda: listen.abc_to_svg(abc))
+        if engrave.abcm2ps_available():
+            took, pages = best_of(lambda: engrave.abc_to_svg(abc))
             print(f"| {name} | {bars} | abcm2ps | {took:.3f} s | "
                   f"{sum(len(p) for p in pages) / 1e3:.0f} kB |")
 
 
-def repeats(archive: zipfile.ZipFile, every: int) -> None:
+def measure_repeats(archive: zipfile.ZipFile, every: int) -> None:
     import shutil
 
     from test_listen import abc_round_trip, assert_same_music
@@ -170,7 +170,7 @@ def repeats(archive: zipfile.ZipFile, every: int) -> None:
             tune = read(archive, name)
         except music.TuneError:
             continue
-        form = listen.find_repeats(tune)
+        form = repeats.find_repeats(tune)
         counts["tunes"] += 1
         counts["pickup"] += form.pickup > 0
         counts["repeats"] += any(p.repeat for p in form.parts)
@@ -199,10 +199,10 @@ def main() -> int:
     args = parser.parse_args()
     print(listen.backends_report())
     with zipfile.ZipFile(dataset_zip()) as archive:
-        sound(read(archive, args.tune))
-        sheet_music(archive)
+        measure_sound(read(archive, args.tune))
+        measure_engravers(archive)
         if args.every:
-            repeats(archive, args.every)
+            measure_repeats(archive, args.every)
     return 0
 
 

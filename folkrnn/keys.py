@@ -25,7 +25,7 @@ NOTE_ALIASES = {"Db": "C#", "D#": "Eb", "Gb": "F#", "G#": "Ab", "A#": "Bb", "Cb"
 
 
 def pitch_class(note: str) -> int:
-    """The pitch class (C = 0 … B = 11) of a note name: a letter A-G, then ``#``, ``b`` or nothing."""
+    """The pitch class (C = 0 … B = 11) of a note name: a letter A-G, then # or b or nothing."""
     name = NOTE_ALIASES.get(note, note)
     if name not in PITCH_NAMES:
         raise FolkRNNError(f"unknown note {note!r}: write a letter A-G, then # or b or nothing")

@@ -1,4 +1,6 @@
-"""Tempo, audio, ABC notation with repeats, sheet music and saving (folkrnn.listen)."""
+"""Listening: tempo and sound (folkrnn.sound), repeats (folkrnn.repeats), ABC notation
+(folkrnn.abc_notation), sheet music (folkrnn.engrave), and what the notebooks call
+(folkrnn.listen: audio, sheet_music, save_tune, the doctor)."""
 from __future__ import annotations
 
 import io
@@ -15,7 +17,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from folkrnn import listen, music
+from folkrnn import abc_notation, engrave, listen, music, repeats, sound
 from folkrnn.music import HOLD, REST, Tune, chord_class, onset, parse_chord
 
 matplotlib.use("Agg")
@@ -23,7 +25,7 @@ matplotlib.use("Agg")
 
 def require_tool(name: str) -> None:
     """Skip when an optional tool is missing, but FAIL if FOLKRNN_REQUIRE_TOOLS=1 (CI)."""
-    found = (listen.fluidsynth_available() if name == "fluidsynth"
+    found = (sound.fluidsynth_available() if name == "fluidsynth"
              else shutil.which(name) is not None)
     if found:
         return
@@ -69,7 +71,7 @@ def abc_round_trip(tune: Tune, tmp_path: Path) -> Tune:
     def strum(meter: str) -> str:
         return "c" * music.steps_per_bar(meter)
 
-    abc = listen.tune_to_abc(tune)
+    abc = abc_notation.tune_to_abc(tune)
     abc = abc.replace("\nK:", f"\n%%MIDI gchord {strum(tune.meters[0][1])}\nK:", 1)
     abc = re.sub(r"\[M:(\d+/\d+)\]", lambda m: f"{m[0]}[I:MIDI=gchord {strum(m[1])}]", abc)
     source.write_text(abc)
@@ -78,7 +80,7 @@ def abc_round_trip(tune: Tune, tmp_path: Path) -> Tune:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Error" not in result.stdout + result.stderr, result.stdout + result.stderr
     back = music.read_tune(midi, require_chords=False)
-    pickup = listen.find_repeats(tune).pickup
+    pickup = repeats.find_repeats(tune).pickup
     silence = np.zeros(pickup, dtype=back.melody.dtype)
     return Tune(np.concatenate([silence, back.melody]), np.concatenate([silence, back.chords]),
                 back.meters, back.key, back.name)
@@ -94,7 +96,7 @@ def assert_same_music(back: Tune, tune: Tune) -> None:
     assert len(different) == 0, f"chords differ from step {different[:1]}"
 
 
-def assert_expands_to(form: listen.Form, tune: Tune) -> None:
+def assert_expands_to(form: repeats.Form, tune: Tune) -> None:
     """Playing the form's bars in order gives back the tune (after the pickup's silence)."""
     for events in (tune.melody, tune.chords):
         played = np.concatenate([events[a:b] for a, b in (form.bars[i] for i in form.played())])
@@ -150,14 +152,14 @@ def aabb(rng: np.random.Generator, bars: int = 8, meter: str = "4/4", pickup: in
     ("2/2", 8, 100, 200, "1/2=100"),
 ])
 def test_the_default_tempo_suits_the_meter(meter, beat, bpm, quarter_bpm, abc):
-    pace = listen.tempo(meter)
+    pace = sound.tempo(meter)
     assert (pace.beat, pace.bpm, pace.quarter_bpm, pace.abc) == (beat, bpm, quarter_bpm, abc)
-    assert listen.tempo(meter, 90).bpm == 90
+    assert sound.tempo(meter, 90).bpm == 90
 
 
 def test_a_jig_is_written_and_played_at_its_tempo(tmp_path):
     jig = real_tune("jigs1")
-    assert "\nQ:3/8=110\n" in listen.tune_to_abc(jig)
+    assert "\nQ:3/8=110\n" in abc_notation.tune_to_abc(jig)
     listen.save_tune(jig, midi=tmp_path / "jig.mid", abc=tmp_path / "jig.abc", bpm=100)
     import pretty_midi
 
@@ -168,7 +170,7 @@ def test_a_jig_is_written_and_played_at_its_tempo(tmp_path):
 
 # --- ABC -------------------------------------------------------------------------------------
 def test_abc_of_a_hand_built_tune_is_exact():
-    abc = listen.tune_to_abc(hand_built(), title="Test", bpm=100)
+    abc = abc_notation.tune_to_abc(hand_built(), title="Test", bpm=100)
     header, body = abc.split("K:G\n")
     assert header.splitlines() == ["X:1", "T:Test", "M:4/4", "L:1/8", "Q:1/4=100"]
     # F natural needs "=" in G (F# in the key signature), the second F natural repeats it,
@@ -180,13 +182,13 @@ def test_abc_of_a_hand_built_tune_is_exact():
 @pytest.mark.parametrize("steps, text", [(1, "/"), (2, ""), (3, "3/2"), (4, "2"), (6, "3"),
                                          (12, "6"), (24, "12")])
 def test_lengths_are_written_in_eighth_notes(steps, text):
-    assert listen._abc_length(steps) == text
+    assert abc_notation._abc_length(steps) == text
 
 
 def test_meter_changes_and_octaves_in_abc():
     melody = notes((55, 4), (60, 4), (72, 4), (84, 4), (88, 6), (None, 6))
     tune = Tune(melody, np.zeros(len(melody)), [(0, "4/4"), (16, "6/8")], "C", "t")
-    body = listen.tune_to_abc(tune).split("K:C\n")[1]
+    body = abc_notation.tune_to_abc(tune).split("K:C\n")[1]
     assert body.strip() == "G,2 C2 c2 c'2 | [M:6/8] e'3 z3 |]"
 
 
@@ -201,12 +203,13 @@ def test_a_tune_in_aabb_form_is_written_with_repeats_endings_and_a_pickup():
     chords = np.full(len(melody), parse_chord("G"))
     chords[:16] = music.NO_CHORD
     tune = Tune(melody, chords, [(0, "4/4")], "G", "aabb")
-    form = listen.find_repeats(tune)
+    form = repeats.find_repeats(tune)
     assert form.pickup == 12
-    assert form.parts == [listen.Part(0, 1), listen.Part(1, 4, True, 1), listen.Part(9, 4, True, 1)]
+    Part = repeats.Part
+    assert form.parts == [Part(0, 1), Part(1, 4, True, 1), Part(9, 4, True, 1)]
     assert form.played() == [0, 1, 2, 3, 4, 1, 2, 3, 8, 9, 10, 11, 12, 9, 10, 11, 16]
     assert_expands_to(form, tune)
-    body = listen.tune_to_abc(tune).split("K:G\n")[1]
+    body = abc_notation.tune_to_abc(tune).split("K:G\n")[1]
     assert body.strip() == (
         'D2 |: "G"G8 | G8 | G8 |[1 A8 :|[2 B8\n'
         "|: c8 | c8 | c8 |[1 d8 :|[2 e8 |]")
@@ -215,17 +218,17 @@ def test_a_tune_in_aabb_form_is_written_with_repeats_endings_and_a_pickup():
 def test_a_part_played_twice_the_same_has_no_endings():
     rng = np.random.default_rng(1)
     tune = aabb(rng, bars=8, meter="6/8", endings=False)
-    form = listen.find_repeats(tune)
+    form = repeats.find_repeats(tune)
     assert [(p.length, p.repeat, p.ending) for p in form.parts] == [(8, True, 0), (8, True, 0)]
-    abc = listen.tune_to_abc(tune)
+    abc = abc_notation.tune_to_abc(tune)
     assert abc.count("|:") == 2 and abc.count(":|") == 2 and "[1" not in abc
 
 
 def test_a_tune_without_repeats_is_written_straight():
     tune = random_tune(np.random.default_rng(2), bars=16)
-    form = listen.find_repeats(tune)
+    form = repeats.find_repeats(tune)
     assert not any(p.repeat for p in form.parts) and form.pickup == 0
-    abc = listen.tune_to_abc(tune)
+    abc = abc_notation.tune_to_abc(tune)
     assert ":" not in abc.split("K:G\n")[1].replace('"', "")
     assert abc.count(" | ") + abc.count(" |\n") == 15  # 16 bars
 
@@ -239,7 +242,7 @@ def test_a_note_held_into_a_repeated_part_is_not_folded(tmp_path):
     chords = np.full(len(melody), parse_chord("C"))
     chords[:12] = music.NO_CHORD
     tune = Tune(melody, chords, [(0, "4/4")], "C", "held")
-    form = listen.find_repeats(tune)
+    form = repeats.find_repeats(tune)
     assert form.pickup == 12 and not any(p.repeat and p.start == 1 for p in form.parts)
     assert_expands_to(form, tune)
     require_tool("abc2midi")
@@ -252,14 +255,14 @@ def test_endings_start_earlier_when_a_note_is_held_into_the_first_one(tmp_path):
     six = [note for i in range(6) for note in ((60 + i, 8), (64 + i, 8))]
     melody = notes(*six, (66, 8), (70, 16), (71, 8), *six, (66, 8), (70, 8), (72, 16))
     tune = Tune(melody, np.full(len(melody), parse_chord("C")), [(0, "4/4")], "C", "held")
-    form = listen.find_repeats(tune)
-    assert form.parts == [listen.Part(0, 8, True, 2)]
+    form = repeats.find_repeats(tune)
+    assert form.parts == [repeats.Part(0, 8, True, 2)]
     assert_expands_to(form, tune)
     require_tool("abc2midi")
     assert_same_music(abc_round_trip(tune, tmp_path), tune)
 
 
-@pytest.mark.parametrize("name, repeats", [
+@pytest.mark.parametrize("name, repeated_parts", [
     ("jigs1", 2),  # pickup, two parts with first and second endings
     ("ashover1", 2),  # meter changes (3/4, 2/4) inside repeated parts
     ("hpps16", 1),  # a hornpipe
@@ -269,14 +272,14 @@ def test_endings_start_earlier_when_a_note_is_held_into_the_first_one(tmp_path):
     ("reelsa-c54", 2),  # no chord at the start of a repeated part
     ("reelsa-c11", 0),  # no repeats: written straight
 ])
-def test_abc2midi_plays_the_repeats_as_our_midi_does(name, repeats, tmp_path):
+def test_abc2midi_plays_the_repeats_as_our_midi_does(name, repeated_parts, tmp_path):
     """abc2midi's expansion of the ABC gives the same notes (pitches, onsets, durations) and
     chords as music.tune_to_midi, for real tunes with and without repeats."""
     require_tool("abc2midi")
     tune = real_tune(name)
-    assert sum(p.repeat for p in listen.find_repeats(tune).parts) == repeats
-    written = listen.tune_to_abc(tune)
-    assert written.count("|:") == repeats
+    assert sum(p.repeat for p in repeats.find_repeats(tune).parts) == repeated_parts
+    written = abc_notation.tune_to_abc(tune)
+    assert written.count("|:") == repeated_parts
     assert len(music.melody_notes(tune.melody)) > 50
     assert_same_music(abc_round_trip(tune, tmp_path), tune)
 
@@ -290,7 +293,7 @@ def test_abc2midi_plays_generated_aabb_tunes_as_our_midi_does(seed, meter, picku
     """Random AABB tunes (as the form model makes them), some chords missing mid-tune."""
     require_tool("abc2midi")
     tune = aabb(np.random.default_rng(seed), 8, meter, pickup, endings, no_chord=0.15)
-    form = listen.find_repeats(tune)
+    form = repeats.find_repeats(tune)
     assert sum(p.repeat for p in form.parts) == 2 and form.pickup == (
         music.steps_per_bar(meter) - pickup if pickup else 0)
     assert_expands_to(form, tune)
@@ -305,9 +308,9 @@ def test_bars_without_chords_silence_abc2midis_chords(tmp_path):
     chords = np.repeat([parse_chord(c) for c in "G G N N N N D D".split()], 8)
     part = Tune(melody, chords, [(0, "2/4")], "G", "no chords")
     tune = joined(part, part)
-    assert sum(p.repeat for p in listen.find_repeats(tune).parts) == 1
-    abc = listen.tune_to_abc(tune)
-    assert abc.count(listen.GCHORD_OFF) == 1 and abc.count(listen.GCHORD_ON) == 1
+    assert sum(p.repeat for p in repeats.find_repeats(tune).parts) == 1
+    abc = abc_notation.tune_to_abc(tune)
+    assert abc.count(abc_notation.GCHORD_OFF) == 1 and abc.count(abc_notation.GCHORD_ON) == 1
     assert_same_music(abc_round_trip(tune, tmp_path), tune)
 
 
@@ -323,7 +326,7 @@ def test_abc2midi_plays_random_tunes_in_every_meter(meter, tmp_path):
     loose = music.normalise(Tune(melody, chords[:len(melody)], [(0, meter)], "D", "loose"))
     part = random_tune(rng, 4, meter, no_chord=0.2)
     thrice = music.normalise(joined(part, part, part))
-    assert any(p.repeat for p in listen.find_repeats(thrice).parts)
+    assert any(p.repeat for p in repeats.find_repeats(thrice).parts)
     for tune in (loose, thrice):
         assert_same_music(abc_round_trip(tune, tmp_path), tune)
 
@@ -360,9 +363,9 @@ def test_chord_class_names_used_in_abc_are_readable_by_abc2midi(tmp_path):
 # --- sheet music -----------------------------------------------------------------------------
 def test_verovio_draws_chord_symbols_repeats_and_endings():
     tune = real_tune("jigs1")
-    abc = listen.tune_to_abc(tune)
+    abc = abc_notation.tune_to_abc(tune)
     shown = listen.sheet_music(tune)
-    assert isinstance(shown, listen.SheetMusic) and shown.abc == abc
+    assert isinstance(shown, engrave.SheetMusic) and shown.abc == abc
     inline = shown._repr_html_()  # text/html, so that an HTML export keeps the <svg> inline
     assert inline.startswith('<div class="folkrnn-sheet-music" role="img" aria-label="Sheet music')
     assert "<svg" in inline and "<img" not in inline
@@ -378,21 +381,21 @@ def test_verovio_draws_chord_symbols_repeats_and_endings():
 
 def test_abcm2ps_engraves_the_abc_when_asked():
     require_tool("abcm2ps")
-    pages = listen.abc_to_svg(listen.tune_to_abc(real_tune("jigs1")))
+    pages = engrave.abc_to_svg(abc_notation.tune_to_abc(real_tune("jigs1")))
     assert len(pages) == 1 and "<svg" in pages[0]
     shown = listen.sheet_music(hand_built(), engraver_name="abcm2ps")
-    assert isinstance(shown, listen.SheetMusic) and "<svg" in shown._repr_html_()
+    assert isinstance(shown, engrave.SheetMusic) and "<svg" in shown._repr_html_()
 
 
 def test_very_long_tunes_are_engraved_as_pages():
     require_tool("abcm2ps")
     long = random_tune(np.random.default_rng(4), bars=200)
-    pages = listen.abc_to_svg(listen.tune_to_abc(long))
+    pages = engrave.abc_to_svg(abc_notation.tune_to_abc(long))
     assert len(pages) >= 2 and all("<svg" in p for p in pages)
 
 
 def test_sheet_music_without_an_engraver_shows_the_abc(monkeypatch, capsys):
-    monkeypatch.setattr(listen, "verovio_available", lambda: False)
+    monkeypatch.setattr(engrave, "verovio_available", lambda: False)
     monkeypatch.setenv("FOLKRNN_NO_SYSTEM_TOOLS", "1")
     shown = listen.sheet_music(hand_built())
     assert shown.data.startswith("X:1")
@@ -432,8 +435,8 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
 
 def test_the_pip_synthesizer_plays_a_real_instrument(capsys):
     """midirenderer: harmonics and a bowed attack, where sine waves have neither."""
-    assert listen.synthesizer() == "midirenderer"
-    samples = listen.waveform(one_note(), bpm=120)
+    assert sound.synthesizer() == "midirenderer"
+    samples = sound.waveform(one_note(), bpm=120)
     share, attack = harmonics_and_attack(samples, 22050)
     assert share > 0.05 and attack >= 0.02, (share, attack)
     sine = music.tune_to_midi(one_note(), bpm=120).synthesize(fs=22050)
@@ -454,20 +457,20 @@ def test_the_player_holds_compressed_audio_of_the_whole_tune():
 
 def test_audio_with_fluidsynth_is_a_full_length_waveform(monkeypatch, capsys):
     require_tool("fluidsynth")
-    monkeypatch.setattr(listen, "midirenderer_available", lambda: False)
-    assert listen.synthesizer() == "fluidsynth"
-    samples = listen.waveform(one_note(), bpm=120, sample_rate=16000)
+    monkeypatch.setattr(sound, "midirenderer_available", lambda: False)
+    assert sound.synthesizer() == "fluidsynth"
+    samples = sound.waveform(one_note(), bpm=120, sample_rate=16000)
     assert len(samples) >= 2 * 16000
     assert harmonics_and_attack(samples, 16000)[0] > 0.05
     assert capsys.readouterr().out == ""  # no hint when FluidSynth works
 
 
 def test_audio_falls_back_to_sine_waves_with_a_one_line_hint(monkeypatch, capsys):
-    monkeypatch.setattr(listen, "midirenderer_available", lambda: False)
-    monkeypatch.setattr(listen, "fluidsynth_available", lambda: False)
-    assert listen.synthesizer() == "sine"
+    monkeypatch.setattr(sound, "midirenderer_available", lambda: False)
+    monkeypatch.setattr(sound, "fluidsynth_available", lambda: False)
+    assert sound.synthesizer() == "sine"
     tune = hand_built()
-    samples = listen.waveform(tune, bpm=120, sample_rate=8000)
+    samples = sound.waveform(tune, bpm=120, sample_rate=8000)
     assert len(samples) >= len(tune) * 60 / 120 / 4 * 8000
     assert np.abs(samples).max() == pytest.approx(1.0)
     out = capsys.readouterr().out
@@ -478,12 +481,13 @@ def test_audio_falls_back_to_sine_waves_with_a_one_line_hint(monkeypatch, capsys
 PIP_ONLY = """
 import os, sys
 sys.modules["fluidsynth"] = None  # pyfluidsynth cannot be imported
-from folkrnn import listen, music
+import shutil
+from folkrnn import engrave, listen, music, sound
 from test_listen import harmonics_and_attack, one_note, real_tune
-assert listen.shutil.which("abcm2ps") is None, "abcm2ps is still on the PATH"
-assert not listen.fluidsynth_available() and not listen.abcm2ps_available()
-print(listen.synthesizer(), listen.engraver())
-share, attack = harmonics_and_attack(listen.waveform(one_note(), bpm=120), 22050)
+assert shutil.which("abcm2ps") is None, "abcm2ps is still on the PATH"
+assert not sound.fluidsynth_available() and not engrave.abcm2ps_available()
+print(sound.synthesizer(), engrave.engraver())
+share, attack = harmonics_and_attack(sound.waveform(one_note(), bpm=120), 22050)
 print(f"{share:.3f} {attack:.2f}")
 shown = listen.sheet_music(real_tune("jigs1"))
 print(type(shown).__name__, shown.data.count('class="harm"'), shown.data.count("voltaBracket"))
@@ -514,8 +518,8 @@ def test_doctor_names_the_backends_and_how_to_get_better_ones(monkeypatch, capsy
     out = capsys.readouterr().out
     assert "audio: midirenderer" in out and "sheet music: verovio" in out
     assert "notebook audio: MP3" in out
-    monkeypatch.setattr(listen, "midirenderer_available", lambda: False)
-    monkeypatch.setattr(listen, "verovio_available", lambda: False)
+    monkeypatch.setattr(sound, "midirenderer_available", lambda: False)
+    monkeypatch.setattr(engrave, "verovio_available", lambda: False)
     assert cli.main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "audio: sine waves" in out and "pip install midirenderer" in out
@@ -545,7 +549,7 @@ def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(listen.wave, "open", broken)
+    monkeypatch.setattr(sound.wave, "open", broken)
     with pytest.raises(OSError):
         listen.save_tune(hand_built(), wav=tmp_path / "t.wav")
     assert list(tmp_path.iterdir()) == []
