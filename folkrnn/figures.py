@@ -1,18 +1,17 @@
-"""Every figure of the tutorial: one home, one convention.
+"""Every figure of the data and the results: one home, one convention.
 
-**Convention.** Every ``plot_*`` function makes its own figure and returns it as a
-`matplotlib.figure.Figure` that is already closed (``plt.close``) and passed through `finish`.
-Jupyter shows a returned figure exactly once, as the value of the cell, as an image whose alt
-text says what it shows (its titles and axis labels); a script saves it with
-``fig.savefig(path)``; a test looks at ``fig.axes``. Nothing is drawn into pyplot's "current
-figure", and no helper calls ``plt.show``. (d2l's ``plot`` draws into given axes instead; one
-rule for all of ours keeps the notebook cells to one line each.) Figures made elsewhere follow
-the same rule by ending with ``return figures.finish(fig)``.
+**Convention.** Every ``plot_*`` function makes its own figure with `new_figure` and returns it
+closed (`finish`): a `DescribedFigure`, which Jupyter shows exactly once, as the value of the
+cell, as an image whose alt text says what it shows (its titles and axis labels); a script
+saves it with ``fig.savefig(path)``; a test looks at ``fig.axes``. Nothing is drawn into
+pyplot's "current figure", and no helper calls ``plt.show``. (d2l's ``plot`` draws into given
+axes instead; one rule for all of ours keeps the notebook cells to one line each.) The diagrams
+of how the network works (`folkrnn.teaching`) follow the same rule.
 
 Where each is taught: the collection (`plot_counts`, `plot_histogram`, `plot_piano_roll`) in
 notebook 01, the representation (`plot_vectors`) in 02, training (`plot_history`) in 03, and
-testing (`plot_report`, `plot_piano_rolls`, `plot_metrics`) in 04. Only matplotlib and numpy
-are imported here, never TensorFlow.
+testing (`plot_report`, `plot_piano_rolls`, `plot_metrics`) in 04. Never imports TensorFlow
+(notebook 01 runs without it).
 """
 from __future__ import annotations
 
@@ -23,27 +22,29 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import matplotlib.figure
+import matplotlib.pyplot as plt
 import numpy as np
+import pretty_midi
+from IPython.display import display
+from matplotlib.collections import PatchCollection
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from folkrnn import music
+from folkrnn.evaluate import report_table
+from folkrnn.metrics import METRICS, metric_table
 
-__all__ = ["finish", "plot_counts", "plot_histogram", "plot_vectors", "plot_piano_roll",
-           "plot_piano_rolls", "plot_history", "plot_report", "plot_metrics"]
-
-
-def _figure(width: float = 8.0, height: float = 3.5, **grid):
-    """A new figure and its axes (constrained layout); ``grid`` goes to ``plt.subplots``."""
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(width, height), layout="constrained", **grid)
+__all__ = ["new_figure", "finish", "plot_counts", "plot_histogram", "plot_vectors",
+           "plot_piano_roll", "plot_piano_rolls", "plot_history", "plot_report", "plot_metrics"]
 
 
 class DescribedFigure(matplotlib.figure.Figure):
-    """A figure that Jupyter shows as one PNG image with alt text (see `finish`)."""
+    """A figure that Jupyter shows as one PNG image with alt text (every figure here is one:
+    `new_figure`)."""
 
     def alt_text(self) -> str:
         """What the figure shows, from its titles and axis labels (for screen readers)."""
-        parts = [self._suptitle.get_text()] if self._suptitle is not None else []
+        parts = [self.get_suptitle()]
         for ax in self.axes:
             if not ax.get_visible():
                 continue
@@ -54,9 +55,9 @@ class DescribedFigure(matplotlib.figure.Figure):
         return "Figure: " + "; ".join(p for p in dict.fromkeys(parts) if p)
 
     def to_html(self, dpi: float = 80) -> str:
+        """An ``<img>`` tag holding the figure as a PNG, with its alt text."""
         # 80 dpi: crisp on screen (Jupyter's own default is 72) and a third fewer pixels than
         # 100, which keeps the executed notebook 04 under 3 MB (BENCHMARKS.md).
-        """An ``<img>`` tag holding the figure as a PNG, with its alt text."""
         buffer = io.BytesIO()
         self.savefig(buffer, format="png", dpi=dpi)  # constrained layout: nothing to trim
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -66,24 +67,24 @@ class DescribedFigure(matplotlib.figure.Figure):
     def _ipython_display_(self) -> None:
         # Jupyter's own PNG output has no alt text; nbconvert warns "Alternative text is
         # missing" for each. This shows the same PNG as HTML, with a description.
-        from IPython.display import display
-
         display({"text/html": self.to_html(), "text/plain": f"<{self.alt_text()}>"}, raw=True)
 
 
-def finish(fig):
-    """Close ``fig`` (so Jupyter shows it once, as the cell's value), give it alt text, return it.
+def new_figure(width: float = 8.0, height: float = 3.5, *, layout: str | None = "constrained",
+               **grid):
+    """A new `DescribedFigure` and its axes; ``grid`` (``nrows``, ``ncols``, …) goes to
+    ``plt.subplots``. Every figure of the tutorial starts here and ends with `finish`."""
+    return plt.subplots(figsize=(width, height), layout=layout, FigureClass=DescribedFigure,
+                        **grid)
+
+
+def finish(fig: DescribedFigure) -> DescribedFigure:
+    """Close ``fig`` so that Jupyter shows it once, as the cell's value, and return it.
 
     The end of every plot helper, here and in `folkrnn.teaching`.
     """
-    import matplotlib.pyplot as plt
-
     plt.close(fig)
-    if type(fig) is matplotlib.figure.Figure:
-        fig.__class__ = DescribedFigure  # same object and state, one display method more
     return fig
-
-
 
 
 # --- the collection (notebook 01) ------------------------------------------------------------
@@ -91,7 +92,7 @@ def plot_counts(counts: Mapping[str, int], *, title: str, xlabel: str, ylabel: s
                 top: int | None = None):
     """A bar chart of ``counts`` (largest first, at most ``top`` bars), each bar labelled."""
     items = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
-    fig, ax = _figure(max(5.0, 0.45 * len(items) + 2))
+    fig, ax = new_figure(max(5.0, 0.45 * len(items) + 2))
     ax.bar([str(k) for k, _ in items], [v for _, v in items], color="tab:blue")
     for i, (_, v) in enumerate(items):
         ax.annotate(f"{v:,}", (i, v), ha="center", va="bottom", fontsize=8)
@@ -106,7 +107,7 @@ def plot_histogram(values: Iterable[float], *, title: str, xlabel: str, ylabel: 
     legend instead of stretching the axis."""
     values = np.asarray(list(values), dtype=float)
     shown = values if upto is None else values[values <= upto]
-    fig, ax = _figure()
+    fig, ax = new_figure()
     ax.hist(shown, bins=bins, color="tab:blue", edgecolor="white")
     median = float(np.median(values))
     ax.axvline(median, color="tab:red", linestyle="--", label=f"median {median:g}")
@@ -136,17 +137,6 @@ def _bar_time(tune: music.Tune):
     return to_bars
 
 
-def _chord_runs(tune: music.Tune) -> list[tuple[int, int, int]]:
-    """``(start, end, chord)`` of every run of one chord class (no-chord runs left out)."""
-    runs: list[tuple[int, int, int]] = []
-    for i, chord in enumerate(tune.chords.tolist()):
-        if runs and runs[-1][2] == chord:
-            runs[-1] = (runs[-1][0], i + 1, chord)
-        else:
-            runs.append((i, i + 1, chord))
-    return [r for r in runs if r[2] != music.NO_CHORD]
-
-
 def _label_rows(starts: Sequence[float], widths: Sequence[float]) -> list[int]:
     """Greedy rows for labels at ``starts`` (sorted) so that no two in one row overlap."""
     row_ends: list[float] = []
@@ -162,12 +152,8 @@ def _label_rows(starts: Sequence[float], widths: Sequence[float]) -> list[int]:
 
 def _draw_piano_roll(tune: music.Tune, ax, chord_ax, bars_per_inch: float) -> None:
     """Notes into ``ax`` and chord names into the strip ``chord_ax`` above it."""
-    import pretty_midi
-    from matplotlib.collections import PatchCollection
-    from matplotlib.patches import Rectangle
-
     to_bars = _bar_time(tune)
-    notes = music.melody_notes(tune.melody)
+    notes = tune.notes()
     boxes = [Rectangle((to_bars(start), pitch - 0.4), to_bars(end - _NOTE_GAP) - to_bars(start),
                        0.8) for start, end, pitch in notes]
     # One collection draws hundreds of boxes fast (the composer redraws on every click).
@@ -185,7 +171,7 @@ def _draw_piano_roll(tune: music.Tune, ax, chord_ax, bars_per_inch: float) -> No
            xlabel="time (bars; grey lines are bar lines)")
     # Chord names: a label is about 0.75 em per character wide; labels that would touch the
     # previous one in a row go to the next row, so no two names ever overlap.
-    runs = _chord_runs(tune)
+    runs = music.chord_segments(tune.chords)
     em_in_bars = _CHORD_FONT / 72 * bars_per_inch
     starts = [to_bars(s) for s, _, _ in runs]
     names = [music.chord_name(c) for _, _, c in runs]
@@ -210,20 +196,18 @@ def _roll_width(tune: music.Tune) -> float:
 def _chord_rows_needed(tune: music.Tune, width: float) -> int:
     bars = max(len(tune.bar_starts), 1)
     em_in_bars = _CHORD_FONT / 72 * bars / (0.85 * width)
-    runs = _chord_runs(tune)
+    runs = music.chord_segments(tune.chords)
     to_bars = _bar_time(tune)
     widths = [(0.75 * len(music.chord_name(c)) + 0.6) * em_in_bars for _, _, c in runs]
     return max(_label_rows([to_bars(s) for s, _, _ in runs], widths), default=0) + 1
 
 
 def _piano_roll_panels(tunes: Mapping[str, music.Tune], marks: Mapping[str, tuple[float, str]]):
-    import matplotlib.pyplot as plt
-
     width = max(_roll_width(t) for t in tunes.values())
     rows = {title: _chord_rows_needed(t, width) for title, t in tunes.items()}
     ratios = [r for title in tunes for r in (0.25 * rows[title] + 0.1, 3.2)]
-    fig, axes = plt.subplots(2 * len(tunes), 1, figsize=(width, sum(ratios)), squeeze=False,
-                             layout="constrained", height_ratios=ratios)
+    fig, axes = new_figure(width, sum(ratios), nrows=2 * len(tunes), squeeze=False,
+                           height_ratios=ratios)
     for i, (title, tune) in enumerate(tunes.items()):
         chord_ax, ax = axes[2 * i, 0], axes[2 * i + 1, 0]
         bars_per_inch = max(len(tune.bar_starts), 1) / (0.85 * width)
@@ -272,7 +256,7 @@ def plot_vectors(tune: music.Tune, start: int = 0, stop: int = 64):
     """
     stop = min(stop, len(tune))
     vectors = tune.vectors()[start:stop].T  # (36+37, steps)
-    fig, ax = _figure(10, 7)
+    fig, ax = new_figure(10, 7)
     ax.imshow(vectors, aspect="auto", cmap="Greys", interpolation="nearest",
               extent=(start - 0.5, stop - 0.5, vectors.shape[0] - 0.5, -0.5))
     used = np.flatnonzero(vectors.any(axis=1))
@@ -299,8 +283,6 @@ _CURVES = (("loss", "training loss", "o-", "tab:blue"),
 
 
 def _draw_history(ax, history, partial, first_epoch: float) -> None:
-    from matplotlib.ticker import MaxNLocator
-
     low, high = math.inf, -math.inf
     for key, label, style, color in _CURVES:
         points = [(row["epoch"], row[key]) for row in history
@@ -331,7 +313,7 @@ def plot_history(history: Sequence[Mapping[str, float]], *, title: str = "Traini
     """
     epochs = [row["epoch"] for row in history if "epoch" in row]
     zoom = len(epochs) >= 3
-    fig, axes = _figure(11 if zoom else 7, 4.4, ncols=2 if zoom else 1, squeeze=False)
+    fig, axes = new_figure(11 if zoom else 7, 4.4, ncols=2 if zoom else 1, squeeze=False)
     panels = [(axes[0, 0], 0.0, "all epochs")]
     if zoom:
         panels.append((axes[0, 1], 2.0, "zoomed on epoch 2 onwards"))
@@ -362,10 +344,8 @@ def plot_history(history: Sequence[Mapping[str, float]], *, title: str = "Traini
 def plot_report(report: dict):
     """A bar chart of melody + chord NLL per predictor (stacked; lower is better), from
     `evaluate.evaluate_run`'s report. Explained in notebook 04."""
-    from folkrnn.evaluate import report_table
-
     rows = report_table(report)
-    fig, ax = _figure(8, 4)
+    fig, ax = new_figure(8, 4)
     names = [r["name"] for r in rows]
     melody = [r["melody_nll"] for r in rows]
     ax.bar(names, melody, label="melody", color="tab:blue")
@@ -380,28 +360,20 @@ def plot_report(report: dict):
     return finish(fig)
 
 
-_UNITS = {"pitch_class_entropy": "bits", "pitch_range": "semitones", "notes_per_bar": "notes",
-          "groove_consistency": "1 - distance", "longest_repeat": "bars",
-          "pitch_classes": "pitch classes", "aabb_form": "0 = no, 1 = yes",
-          "ends_on_tonic": "0 = no, 1 = yes"}  # every other metric is a share (0 to 1)
-
-
 def plot_metrics(generated: list[music.Tune], real: list[music.Tune],
                  labels: Sequence[str] = ("generated", "real")):
     """Box plots of every music metric (`folkrnn.metrics`), generated beside real, one panel
     per metric. Explained in notebook 04."""
-    from folkrnn.metrics import METRICS, metric_table
-
     tables = [metric_table(generated), metric_table(real)]
     cols = 3
     rows = math.ceil(len(METRICS) / cols)
-    fig, axes = _figure(4 * cols, 2.8 * rows, nrows=rows, ncols=cols, squeeze=False)
+    fig, axes = new_figure(4 * cols, 2.8 * rows, nrows=rows, ncols=cols, squeeze=False)
     for ax, name in zip(axes.flat, METRICS):
         data = [[v for v in table[name] if not math.isnan(v)] for table in tables]
         ax.boxplot(data, showmeans=True)
         ax.set_xticks([1, 2], list(labels))
         ax.set_title(name.replace("_", " "), fontsize=10)
-        ax.set_ylabel(_UNITS.get(name, "share"), fontsize=8)
+        ax.set_ylabel(METRICS[name].unit, fontsize=8)
     for ax in axes.flat[len(METRICS):]:
         ax.set_visible(False)
     fig.suptitle("music metrics: generated vs real tunes")

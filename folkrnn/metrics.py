@@ -2,12 +2,13 @@
 
 Explained in notebook 04_test_model. `tune_metrics` measures one tune; `compare_metrics` puts
 the mean ± standard deviation over generated tunes beside that over real tunes, and
-`figures.plot_metrics` draws both distributions. No single number says "good tune"; what
-matters is whether the generated values sit where the real ones do.
+`figures.plot_metrics` draws both distributions; `METRICS` lists them all. No single number says
+"good tune"; what matters is whether the generated values sit where the real ones do.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -17,24 +18,6 @@ from folkrnn.music import REST, Tune
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)  # also covers natural minor and the modes (same pitch set)
 HARMONIC_MINOR = (0, 2, 3, 5, 7, 8, 11)
-
-DESCRIPTIONS = {
-    "scale_consistency": "share of notes in the best-fitting major or (harmonic) minor scale",
-    "pitch_class_entropy": "entropy of the pitch-class histogram, in bits (0..3.58)",
-    "chord_tone_ratio": "share of notes (over a chord) whose pitch class is in that chord",
-    "groove_consistency": "1 - mean Hamming distance of onset patterns of adjacent bars",
-    "rest_rate": "share of steps that are rests",
-    "repeated_note_rate": "share of notes with the same pitch as the note before",
-    "repetition": "share of bars (melody and chords) repeating an earlier bar exactly",
-    "pitch_range": "highest minus lowest melody pitch, in semitones",
-    "notes_per_bar": "melody onsets per bar",
-    "repeated_bars": "share of bars whose melody repeats an earlier bar exactly",
-    "aabb_form": "1 if the first 8 bars recur later (>= 75% of note steps equal), else 0",
-    "longest_repeat": "longest run of bars each equal to the bar 1..8 bars before, in bars",
-    "ends_on_tonic": "1 if the last note is the tonic of the estimated key, else 0",
-    "pitch_classes": "number of different pitch classes used",
-}
-METRICS = list(DESCRIPTIONS)
 
 
 def _onset_pitches(tune: Tune) -> np.ndarray:
@@ -199,16 +182,42 @@ def pitch_classes(tune: Tune) -> float:
     return float(len(set(pitches % 12))) if len(pitches) else math.nan
 
 
+class Metric(NamedTuple):
+    """A music metric: its function (whose name is the metric's), what it measures, and the unit
+    of its value (the axis label of `figures.plot_metrics`)."""
+
+    measure: Callable[[Tune], float]
+    description: str
+    unit: str = "share"  # a share: 0 to 1
+
+
+# Every metric, in the order of the tables and plots: the one list of them.
+METRICS: dict[str, Metric] = {metric.measure.__name__: metric for metric in [
+    Metric(scale_consistency, "share of notes in the best-fitting major or (harmonic) minor scale"),
+    Metric(pitch_class_entropy, "entropy of the pitch-class histogram, in bits (0..3.58)", "bits"),
+    Metric(chord_tone_ratio, "share of notes (over a chord) whose pitch class is in that chord"),
+    Metric(groove_consistency, "1 - mean Hamming distance of onset patterns of adjacent bars",
+           "1 - distance"),
+    Metric(rest_rate, "share of steps that are rests"),
+    Metric(repeated_note_rate, "share of notes with the same pitch as the note before"),
+    Metric(repetition, "share of bars (melody and chords) repeating an earlier bar exactly"),
+    Metric(pitch_range, "highest minus lowest melody pitch, in semitones", "semitones"),
+    Metric(notes_per_bar, "melody onsets per bar", "notes"),
+    Metric(repeated_bars, "share of bars whose melody repeats an earlier bar exactly"),
+    Metric(aabb_form, "1 if the first 8 bars recur later (>= 75% of note steps equal), else 0",
+           "0 = no, 1 = yes"),
+    Metric(longest_repeat, "longest run of bars each equal to the bar 1..8 bars before, in bars",
+           "bars"),
+    Metric(ends_on_tonic, "1 if the last note is the tonic of the estimated key, else 0",
+           "0 = no, 1 = yes"),
+    Metric(pitch_classes, "number of different pitch classes used", "pitch classes"),
+]}
+DESCRIPTIONS = {name: metric.description for name, metric in METRICS.items()}  # for notebook 04
+
+
 def tune_metrics(tune: Tune) -> dict[str, float]:
     """All metrics of one tune (NaN where a metric is undefined, e.g. no notes); notebook 04."""
-    functions = {"scale_consistency": scale_consistency, "pitch_class_entropy": pitch_class_entropy,
-                 "chord_tone_ratio": chord_tone_ratio, "groove_consistency": groove_consistency,
-                 "rest_rate": rest_rate, "repeated_note_rate": repeated_note_rate,
-                 "repetition": repetition, "pitch_range": pitch_range,
-                 "notes_per_bar": notes_per_bar, "repeated_bars": repeated_bars,
-                 "aabb_form": aabb_form, "longest_repeat": longest_repeat,
-                 "ends_on_tonic": ends_on_tonic, "pitch_classes": pitch_classes}
-    return {name: float(functions[name](tune)) for name in METRICS}
+    return {name: float(metric.measure(tune)) for name, metric in METRICS.items()}
 
 
 # --- memorisation: passages copied from the training tunes -----------------------------------

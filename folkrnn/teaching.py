@@ -1,19 +1,20 @@
 """Figures and displays for the teaching cells of notebooks 02–04 (how the network works).
 
 The from-scratch code itself (an RNN step, an LSTM cell, a training step, a sampler) is written
-out in the notebook cells, where a learner reads it; this module only draws. Each helper returns
-a closed matplotlib figure, which the notebook shows once as the value of its cell.
+out in the notebook cells, where a learner reads it; this module only draws, by the convention
+of `folkrnn.figures` (`new_figure`, then `finish`). It is kept apart from figures.py (the tunes
+and the results) because it draws the network itself and the teaching cells' own numbers.
 """
 from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Code
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from folkrnn.figures import finish
+from folkrnn.figures import finish, new_figure
 
 
 def show_source(obj):
@@ -22,8 +23,6 @@ def show_source(obj):
     What the notebook shows is read from the package at run time, so it is always the code
     that runs.
     """
-    from IPython.display import Code
-
     return Code(inspect.getsource(obj), language="python")
 
 
@@ -47,8 +46,7 @@ def draw_unrolled(steps: int = 4, layers: int = 1, form: bool = False):
     two heads turn h_t into scores for the next chord and the next melody event. ``form``: the
     model also reads the form inputs (lookback and structure, `folkrnn.form`).
     """
-    fig, (folded, ax) = plt.subplots(1, 2, figsize=(11, 4.6),
-                                     gridspec_kw={"width_ratios": [1, 4.2]})
+    fig, (folded, ax) = new_figure(11, 4.6, layout=None, ncols=2, width_ratios=[1, 4.2])
     rows = {"in": 0.3, "x": 1.35, "lstm": 2.55, "head": 3.75, "out": 4.75}
     lstm_text = "LSTM" if layers == 1 else f"{layers} LSTM\nlayers"
     # folded: one cell with a loop
@@ -106,7 +104,7 @@ def plot_gradient_norms(norms: Mapping[str, Sequence[float]]):
 
     ``norms``: label → the norm of ∂h_t/∂h_0 for t = 1, 2, … (notebook 02).
     """
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig, ax = new_figure(8, 3.8, layout=None)
     for label, values in norms.items():
         ax.semilogy(np.arange(1, len(values) + 1), values, label=label)
     ax.axhline(1, color="0.5", linewidth=0.8)
@@ -128,7 +126,7 @@ def plot_temperatures(probabilities: Mapping[float, np.ndarray], labels: Sequenc
     """
     reference = probabilities.get(1.0, next(iter(probabilities.values())))
     order = np.argsort(reference)[::-1][:top]
-    fig, ax = plt.subplots(figsize=(9, 3.6))
+    fig, ax = new_figure(9, 3.6, layout=None)
     width = 0.8 / len(probabilities)
     for i, (temperature, p) in enumerate(probabilities.items()):
         ax.bar(np.arange(len(order)) + (i - (len(probabilities) - 1) / 2) * width,

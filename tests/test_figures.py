@@ -61,7 +61,7 @@ HISTORY = [{"epoch": e, "loss": 6.0 if e == 1 else 1.0 + 1 / e,
 def test_every_plot_returns_a_closed_figure_with_labelled_axes(make):
     before = set(plt.get_fignums())
     fig = make()
-    assert isinstance(fig, matplotlib.figure.Figure)
+    assert isinstance(fig, figures.DescribedFigure)
     assert set(plt.get_fignums()) == before, "the figure must be closed (Jupyter shows it once)"
     drawn = [ax for ax in fig.axes if ax.get_visible() and (ax.lines or ax.patches or ax.images
                                                            or ax.collections)]
@@ -74,10 +74,10 @@ def test_a_figure_shows_as_one_png_with_alt_text():
     tag = fig.to_html()
     assert tag.startswith('<img src="data:image/png;base64,iVBOR')
     assert 'alt="Figure: Meter of each tune (x: meter, y: tunes)"' in tag
-    foreign, ax = plt.subplots()
+    made, ax = figures.new_figure()  # what teaching.py draws with, too
     ax.set_title("drawn elsewhere")
-    assert figures.finish(foreign) is foreign and "drawn elsewhere" in foreign.alt_text()
-    assert foreign.number not in plt.get_fignums()
+    assert figures.finish(made) is made and "drawn elsewhere" in made.alt_text()
+    assert made.number not in plt.get_fignums()
 
 
 def test_the_plots_live_in_figures_only():

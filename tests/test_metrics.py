@@ -83,7 +83,7 @@ def test_range_and_density():
 
 def test_tune_metrics_has_every_metric():
     values = metrics.tune_metrics(tune_of(C_MAJOR, chords="C"))
-    assert list(values) == metrics.METRICS == list(metrics.DESCRIPTIONS)
+    assert list(values) == list(metrics.METRICS) == list(metrics.DESCRIPTIONS)
     assert all(isinstance(v, float) for v in values.values())
 
 
