@@ -12,8 +12,13 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+import ipywidgets as w
+from IPython.core.formatters import DisplayFormatter
+
 from folkrnn import form, generate, keys, music
 from folkrnn.errors import FolkRNNError
+from folkrnn.figures import DescribedFigure, plot_piano_roll
+from folkrnn.listen import audio, sheet_music
 from folkrnn.music import Tune
 
 ANY = "let the model choose"
@@ -22,9 +27,7 @@ NO_PRIMER = "none: start from scratch"
 
 def _bundle(obj: Any) -> dict[str, Any]:
     """The MIME bundle of a displayable object (a figure with alt text, SVG, audio, text)."""
-    from IPython.core.formatters import DisplayFormatter
-
-    if hasattr(obj, "to_html"):  # figures.DescribedFigure
+    if isinstance(obj, DescribedFigure):
         return {"text/html": obj.to_html(), "text/plain": obj.alt_text()}
     data, _ = DisplayFormatter().format(obj)
     return data
@@ -47,8 +50,6 @@ class Composer:
 
     def __init__(self, step_model, *, primers: Mapping[str, Tune] | None = None,
                  primer_bars: int = 2, bars: int = 16, seed: int = 0, bpm: float | None = None):
-        import ipywidgets as w
-
         self.step_model, self.primers = step_model, dict(primers or {})
         self.primer_bars, self.bpm = primer_bars, bpm
         self.tune: Tune | None = None
@@ -104,23 +105,17 @@ class Composer:
         kwargs["form"] = self.form.value  # its parts share the length equally
         kwargs["bars"] = int(self.bars.value)
         if self.primer.value != NO_PRIMER:
-            from folkrnn.generate import load_prime
-
-            prime = load_prime(self.primers[self.primer.value], bars=self.primer_bars)
+            prime = generate.load_prime(self.primers[self.primer.value], bars=self.primer_bars)
             kwargs["prime"] = prime
             kwargs["meter"] = prime.meters[-1][1]
         return kwargs
 
     def compose(self) -> Tune | None:
         """Compose with the current settings and show the tune (or the one-line problem)."""
-        from folkrnn.figures import plot_piano_roll
-        from folkrnn.generate import generate_tune
-        from folkrnn.listen import audio, sheet_music
-
         self.button.disabled, self.status.value = True, "<i>composing…</i>"
         try:
             kwargs = self.settings()
-            tune = generate_tune(self.step_model, **kwargs)
+            tune = generate.generate_tune(self.step_model, **kwargs)
             title = self._title(kwargs, tune)
             shown = [plot_piano_roll(tune, title=title),
                      sheet_music(tune, title=title, bpm=self.bpm), audio(tune, bpm=self.bpm)]

@@ -9,9 +9,11 @@ import html
 import time
 
 import numpy as np
+from IPython.display import HTML, display
 
 from folkrnn.figures import plot_history
 from folkrnn.require import require_tensorflow
+from folkrnn.runs import read_history
 
 keras = require_tensorflow()
 
@@ -35,8 +37,6 @@ class LivePlot(keras.callbacks.Callback):
         self._epoch = 0
 
     def on_train_begin(self, logs=None):
-        from folkrnn.runs import read_history
-
         if self.run_name:  # read here, after train_model has set up (or cleared) the run
             self.history = read_history(self.run_name)
         self._started = time.monotonic()
@@ -68,8 +68,6 @@ class LivePlot(keras.callbacks.Callback):
         return f"{where}: {minutes:.1f} min" + (f"; last epoch: {losses}" if losses else "")
 
     def _draw(self, status: str) -> None:
-        from IPython.display import HTML, display
-
         fig = plot_history(self.history, title=self.title, partial=self.partial)
         figure = HTML(fig.to_html())  # a PNG with alt text, updated in place
         text = HTML(f"<b>{html.escape(status)}</b>")

@@ -12,7 +12,9 @@ import os
 import sys
 import warnings
 
-from folkrnn.config import default_config
+from folkrnn.config import default_config, smoke_mode
+from folkrnn.dataset import load_dataset, prepare_dataset
+from folkrnn.download import download_dataset, midi_dir
 from folkrnn.errors import FolkRNNError
 
 
@@ -28,11 +30,12 @@ def require_tensorflow():
         return sys.modules["keras"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.stderr.flush()
+    # The one way: these notes bypass Python and every log setting (TF_CPP_MIN_LOG_LEVEL, absl).
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
-            import keras
+            import keras  # here, not at the top: loading TensorFlow is this function's job
             import tensorflow as tf
 
             tf.config.list_logical_devices()  # device set-up logs "no CUDA" once, here
@@ -48,9 +51,6 @@ def require_tunes(*, progress: bool = False):
     The download is 1.5 MB (it honours ``FOLKRNN_DATA_URL``) and encoding takes about 15 s.
     Explained in notebook 01_collect_data.
     """
-    from folkrnn.dataset import load_dataset, prepare_dataset
-    from folkrnn.download import download_dataset, midi_dir
-
     if not any(midi_dir().glob("*.mid")):
         print("The dataset is not downloaded yet (notebook 01_collect_data does that): "
               "downloading it now.")
@@ -60,7 +60,7 @@ def require_tunes(*, progress: bool = False):
 
 
 def _load_run(run_name: str):
-    from folkrnn.model import load_run
+    from folkrnn.model import load_run  # here: it loads Keras, which importing us must not
 
     with warnings.catch_warnings():
         # A weights file saved before any training step holds no optimizer state; Keras says
@@ -75,8 +75,6 @@ def require_run(run_name: str):
     Without a checkpoint: a `FolkRNNError` that says to run notebook 03 first, or, in smoke mode
     (``FOLKRNN_SMOKE=1``), a tiny model trained on the spot. Explained in notebook 04_test_model.
     """
-    from folkrnn.config import smoke_mode
-
     require_tensorflow()
     try:
         return _load_run(run_name)
@@ -86,7 +84,7 @@ def require_run(run_name: str):
                 f"no trained model {run_name!r} to test yet: run notebook 03_train_model first "
                 f"(you don't have to wait until it's done: a checkpoint is saved after every "
                 f"epoch, and notebook 04 loads the best one so far). Details: {error}") from None
-    from folkrnn.train import train_model
+    from folkrnn.train import train_model  # here: it loads Keras (see _load_run)
 
     print(f"smoke mode: no run {run_name!r} yet, so a tiny model is trained first")
     train_model(default_config(), run_name, tunes=require_tunes(), verbose=0)

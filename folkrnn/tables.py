@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pretty_midi
 
 from folkrnn import music
 from folkrnn.config import Config
+from folkrnn.runs import read_history
 
 
 class Table:
@@ -100,8 +102,6 @@ def step_table(tune: music.Tune, start: int = 0, stop: int = 16) -> Table:
 
 def chord_table(examples: Mapping[str, Sequence[int]]) -> Table:
     """What `music.recognise_chord` makes of some named sets of MIDI pitches."""
-    import pretty_midi
-
     rows = []
     for label, pitches in examples.items():
         notes = " ".join(pretty_midi.note_number_to_name(p) for p in pitches)
@@ -148,8 +148,6 @@ def file_table(folder: str | Path) -> Table:
 
 def run_summary(run_name: str) -> str:
     """One line on how far a run has trained (from its history)."""
-    from folkrnn.runs import read_history
-
     history = read_history(run_name)
     if not history:
         return f"run {run_name!r}: no complete epoch yet"
