@@ -1,6 +1,6 @@
 """Can a classifier tell generated tunes from real ones? The judge (`folkrnn.judge`) on a run.
 
-    .venv/bin/python bench/bench_judge.py --run NAME [--tunes 200] [--bars 32] [--form free]
+    .venv/bin/python bench/bench_judge.py --run NAME [--tunes 200] [--form free]
         [--temperature T] [--chord-temperature T] [--top-k K] [--seed 0]
 
 Generates ``--tunes`` tunes with `generate_tune` (half in 4/4, half in 6/8, seeds 0, 1, …,
@@ -65,7 +65,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", required=True, help="a trained run (folkrnn train --run NAME)")
     parser.add_argument("--tunes", type=int, default=200)
-    parser.add_argument("--bars", type=int, default=judge.CUT_BARS)
     parser.add_argument("--form", default=None, help="default: generate_tune's (AABB)")
     parser.add_argument("--temperature", type=float, default=None)
     parser.add_argument("--chord-temperature", type=float, default=None)
@@ -77,13 +76,13 @@ def main() -> int:
                                   ("chord_temperature", args.chord_temperature),
                                   ("top_k", args.top_k)] if v is not None}
     tuneset = load_dataset()
-    tunes, seconds = generate_set(args.run, args.tunes, args.bars, **settings)
-    print(f"run {args.run}: {args.tunes} tunes of {args.bars} bars (4/4 and 6/8), settings "
+    tunes, seconds = generate_set(args.run, args.tunes, judge.CUT_BARS, **settings)
+    print(f"run {args.run}: {args.tunes} tunes of {judge.CUT_BARS} bars (4/4 and 6/8), settings "
           f"{settings or 'defaults'}: {seconds * 1000:.0f} ms per tune\n")
     started = time.perf_counter()
-    verdict = judge.judge(judge.real_tunes(tuneset), tunes, bars=args.bars, seed=args.seed)
+    verdict = judge.judge(judge.real_tunes(tuneset), tunes, seed=args.seed)
     report(verdict, "generated vs real")
-    reference = judge.reference(tuneset, bars=args.bars, seed=args.seed)
+    reference = judge.reference(tuneset, seed=args.seed)
     report(reference, "reference: real held-out vs real training tunes")
     worst = max(verdict.by_group.values())
     print(f"targets: AUC ≤ 0.75: {'met' if verdict.auc <= 0.75 else 'not met'} "

@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from folkrnn import form, keys, metrics, music
 from folkrnn.dataset import SPLITS, TuneSet
+from folkrnn.errors import FolkRNNError
 from folkrnn.music import Tune
 from folkrnn.tables import Table
 
@@ -29,7 +30,7 @@ FAMILIES = {"4/4": ("4/4", "2/2"), "6/8": ("6/8",)}
 BAR_STEPS = {"4/4": 16, "6/8": 12}
 BEAT_STEPS = {"4/4": 4, "6/8": 6}  # a beat: a quarter note, a dotted quarter
 LENGTHS = {"16th": (1,), "8th": (2,), "dotted_8th": (3,), "quarter": (4,), "dotted_quarter": (6,),
-           "other": (5, 7), "half_or_longer": tuple(range(8, 200))}  # note lengths in steps
+           "other": (5, 7), "half_or_longer": (8,)}  # note lengths in steps (8: 8 or more)
 FOLDS = 5
 
 
@@ -65,15 +66,15 @@ class _View:
     pitches: np.ndarray  # of the note onsets, in order
     intervals: np.ndarray  # between consecutive notes, in semitones
     onsets: np.ndarray  # bool per step
+    profile: np.ndarray  # `onset_profile`
     tonic: int  # of the estimated key (`keys.estimate_key`)
     key: str
 
     @classmethod
     def of(cls, tune: Tune) -> "_View":
-        pitches = music.onset_pitches(tune.melody)
-        key = keys.estimate_key(tune)
+        pitches, key = music.onset_pitches(tune.melody), keys.estimate_key(tune)
         return cls(tune, family_of(tune), pitches, np.diff(pitches), music.is_onset(tune.melody),
-                   keys.key_tonic(key)[0], key)
+                   onset_profile(tune), keys.key_tonic(key)[0], key)
 
 
 def _share(mask: np.ndarray) -> float:
@@ -87,13 +88,6 @@ def onset_profile(tune: Tune) -> np.ndarray:
     return np.array([_share(onsets[positions == k]) for k in range(bar)])
 
 
-def six_eight_lean(tune: Tune) -> float:
-    """How much a 6/8 tune's onsets favour the 6/8 beat (the second dotted quarter, step 6)
-    over the 3/4 beats (steps 4 and 8): > 0 sounds like 6/8, < 0 like 3/4."""
-    profile = onset_profile(tune)
-    return float(profile[6] - (profile[4] + profile[8]) / 2)
-
-
 def _onset_name(family: str, position: int) -> str:
     return f"onset_{family.replace('/', '')}_at_{position:02d}"
 
@@ -101,20 +95,24 @@ def _onset_name(family: str, position: int) -> str:
 def _onsets(v: _View) -> dict[str, float]:
     out = {}
     for family, bar in BAR_STEPS.items():
-        profile = onset_profile(v.tune) if v.family == family else np.full(bar, math.nan)
+        profile = v.profile if v.family == family else np.full(bar, math.nan)
         out |= {_onset_name(family, k): float(profile[k]) for k in range(bar)}
     return out | {"same_rhythm_as_previous_bar": metrics.groove_consistency(v.tune)}
 
 
 def _six_eight(v: _View) -> dict[str, float]:
-    lean = six_eight_lean(v.tune) if v.family == "6/8" else math.nan
-    return {"six_eight_lean": lean, "sounds_six_eight": math.nan if math.isnan(lean)
-            else float(lean > 0)}
+    """The lean: how much more often a jig's notes start on the 6/8 beat (the second dotted
+    quarter, step 6) than on the 3/4 beats (steps 4 and 8); > 0 sounds like 6/8."""
+    if v.family != "6/8":
+        return {"six_eight_lean": math.nan, "sounds_six_eight": math.nan}
+    lean = float(v.profile[6] - (v.profile[4] + v.profile[8]) / 2)
+    return {"six_eight_lean": lean, "sounds_six_eight": float(lean > 0)}
 
 
 def _note_lengths(v: _View) -> dict[str, float]:
     lengths = np.array([end - start for start, end, _ in music.melody_notes(v.tune.melody)])
-    out = {f"notes_{name}": _share(np.isin(lengths, steps)) for name, steps in LENGTHS.items()}
+    clipped = np.minimum(lengths, 8)
+    out = {f"notes_{name}": _share(np.isin(clipped, steps)) for name, steps in LENGTHS.items()}
     out.update(mean_note_length=float(lengths.mean()) if len(lengths) else math.nan,
                notes_per_bar=metrics.notes_per_bar(v.tune), rest_share=metrics.rest_rate(v.tune))
     return out
@@ -174,16 +172,11 @@ def _harmony(v: _View) -> dict[str, float]:
             "distinct_chords": float(len(set(chords.tolist()) - {music.NO_CHORD}))}
 
 
-def bars_repeating_recent(tune: Tune, window: int = 7) -> float:
-    """The share of bars whose melody equals one of the ``window`` bars before (repetition
-    inside a part; the part repeat, 8 bars back, is not counted)."""
-    bars = [tune.melody[a:b].tobytes() for a, b in tune.bars()]
-    return _share(np.array([bars[i] in bars[max(0, i - window):i] for i in range(1, len(bars))]))
-
-
 def _repetition(v: _View) -> dict[str, float]:
     bars = [v.tune.melody[a:b].tobytes() for a, b in v.tune.bars()]
-    return {"bars_repeating_one_of_7_before": bars_repeating_recent(v.tune),
+    # repetition inside a part: the bar 8 back (the part played again) is not counted
+    recent = [bars[i] in bars[max(0, i - 7):i] for i in range(1, len(bars))]
+    return {"bars_repeating_one_of_7_before": _share(np.array(recent)),
             "bars_equal_to_8_before": _share(np.array([bars[i] == bars[i - 8]
                                                        for i in range(8, len(bars))])),
             "a_part_recurs_exactly": metrics.aabb_form(v.tune, share=1.0),
@@ -298,8 +291,8 @@ def balance_families(real: Sequence[Tune], other: Sequence[Tune], seed: int = 0
 
 # --- the verdict -----------------------------------------------------------------------------
 # The local statistics shown side by side: (label, feature).
-LOCAL = [("stepwise share (|interval| ≤ 2 semitones)", "stepwise_share"),
-         ("mean |interval| (semitones)", "mean_abs_interval"),
+LOCAL = [("stepwise share (intervals of at most 2 semitones)", "stepwise_share"),
+         ("mean interval size (semitones)", "mean_abs_interval"),
          ("chord changes that fall off the beat", "offbeat_chord_changes"),
          ("jigs that sound like 6/8 rather than 3/4", "sounds_six_eight"),
          ("onset pattern: distance to the real tunes' mean pattern", "onset_pattern_distance"),
@@ -350,17 +343,17 @@ class Verdict:
         return Table(["feature", "group", self.labels[0], self.labels[1], "AUC alone"],
                      [[r.name, r.group, _mean_sd(r.real_mean, r.real_sd),
                        _mean_sd(r.other_mean, r.other_sd), r.auc] for r in self.give_aways(count)],
-                     "the features that give the tunes away most (mean ± sd)")
+                     f"the features that give the tunes away most (mean ± sd; AUC alone: 1 = "
+                     f"always higher in the {self.labels[1]} tunes, 0 = always lower)")
 
     def local_table(self) -> Table:
-        """The local statistics side by side (real mean ± sd, the other set's mean ± sd)."""
-        rows = {r.name: r for r in self.features}
-        return Table(["statistic", f"{self.labels[0]} (mean ± sd)", self.labels[1],
-                      "within 1 sd"],
-                     [[label, _mean_sd(rows[n].real_mean, rows[n].real_sd),
-                       _mean_sd(rows[n].other_mean, rows[n].other_sd),
-                       "yes" if abs(rows[n].other_mean - rows[n].real_mean) <= rows[n].real_sd
-                       else "no"] for label, n in LOCAL], "local statistics")
+        """The local statistics side by side (mean ± sd), and whether the other set's mean is
+        within one standard deviation of the real one."""
+        rows = [next(r for r in self.features if r.name == name) for _, name in LOCAL]
+        return Table(["statistic", self.labels[0], self.labels[1], "within 1 sd"],
+                     [[label, _mean_sd(r.real_mean, r.real_sd), _mean_sd(r.other_mean, r.other_sd),
+                       "yes" if abs(r.other_mean - r.real_mean) <= r.real_sd else "no"]
+                      for (label, _), r in zip(LOCAL, rows)], "local statistics")
 
     def __repr__(self) -> str:
         return "\n\n".join(repr(t) for t in (self.group_table(), self.local_table(),
@@ -408,8 +401,12 @@ def judge(real: Sequence[Tune], other: Sequence[Tune], *, bars: int = CUT_BARS, 
     features gives the verdict; that classifier on each group's features alone says what gives
     the tunes away.
     """
-    real, other = balance_families(comparable(real, bars, lengths),
-                                   comparable(other, bars, lengths), seed)
+    real, other = comparable(real, bars, lengths), comparable(other, bars, lengths)
+    if min(len(real), len(other)) < 2 * FOLDS:
+        raise FolkRNNError(f"the judge needs at least {2 * FOLDS} tunes on each side, in 4/4 or "
+                           f"6/8 and {lengths[0]} to {lengths[1]} bars long; it got {len(real)} "
+                           f"and {len(other)}: give it more such tunes")
+    real, other = balance_families(real, other, seed)
     tunes = real + other
     y = np.array([0] * len(real) + [1] * len(other))
     groups = feature_groups()
