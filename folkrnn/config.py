@@ -21,6 +21,9 @@ LIMITS = {"melody_embedding": 512, "chord_embedding": 512, "position_embedding":
           "batch_size": 2048, "epochs": 1000, "max_tunes": 100_000}
 
 
+LR_SCHEDULES = ("cosine", "constant")
+
+
 def knob(default: Any, help: str) -> Any:
     """A Config field with its explanation (shown by the knob table of notebook 02)."""
     return field(default=default, metadata={"help": help})
@@ -61,9 +64,12 @@ class Config:
     transpose: bool = knob(True, "augment by transposing each window by a random interval")
     max_tunes: int = knob(0, "use at most this many training tunes (0 = all)")
     # --- training ---
-    learning_rate: float = knob(3e-3, "Adam step size")
+    learning_rate: float = knob(3e-3, "Adam step size (at the start, with lr_schedule=cosine)")
+    lr_schedule: str = knob("cosine", "how the step size changes: 'cosine' (falls to 5% by the "
+                                      "last epoch) or 'constant'")
     clipnorm: float = knob(1.0, "gradients are rescaled to at most this norm")
-    epochs: int = knob(30, "passes over the training tunes at most")
+    epochs: int = knob(15, "passes over the training tunes (the cosine schedule ends with the "
+                           "last)")
     patience: int = knob(4, "stop after this many epochs without a better validation loss "
                             "(0 = never)")
     max_minutes: float = knob(10.0, "stop training after this many minutes (0 = no limit)")
@@ -89,6 +95,9 @@ class Config:
         for name in ["max_tunes", "patience", "max_minutes", "seed"]:
             if getattr(self, name) < 0:
                 problems.append(f"{name}={getattr(self, name)} must not be negative")
+        if self.lr_schedule not in LR_SCHEDULES:
+            problems.append(f"lr_schedule={self.lr_schedule!r} must be one of "
+                            f"{', '.join(LR_SCHEDULES)}")
         try:
             from folkrnn.form import parse_lookback  # noqa: PLC0415 (form imports no config)
             parse_lookback(self.lookback)

@@ -1,13 +1,10 @@
-"""The dataset pipeline: encode every tune once, split, cache, and cut training windows.
+"""The dataset: encode every tune once, split it without duplicates across the split, cache it.
 
-Explained in notebook 02_build_model (windows) and 01_collect_data (split and cache).
-
-* `prepare_dataset` encodes all MIDI files (in parallel), splits them by a stable hash of the file
-  name (train/valid/test ≈ 80/10/10) and caches the arrays as ``npz`` + JSON (no pickle). The cache
-  is rebuilt when the MIDI files or `ENCODING_VERSION` change.
-* `tune_arrays` turns one tune into model inputs and targets (the model sees step t and predicts
-  step t+1); `training_windows` cuts those into a shuffled, optionally transposed `tf.data`
-  pipeline.
+Explained in notebook 01_collect_data. `prepare_dataset` encodes all MIDI files (in parallel),
+splits them by a stable hash of the file name (train/valid/test ≈ 80/10/10, copies of one tune
+kept on one side) and caches the arrays as ``npz`` + JSON (no pickle). The cache is rebuilt when
+the MIDI files or `ENCODING_VERSION` change. The model's inputs are `folkrnn.inputs`; the
+training batches `folkrnn.batches`.
 """
 from __future__ import annotations
 
@@ -19,11 +16,10 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
-from folkrnn import form, music, paths
+from folkrnn import music, paths, runs
 from folkrnn.download import midi_files
 from folkrnn.errors import FolkRNNError
 from folkrnn.paths import write_atomic
@@ -31,10 +27,6 @@ from folkrnn.music import Tune
 
 ENCODING_VERSION = 2  # bump when the representation changes: old caches are rebuilt
 SPLITS = ("train", "valid", "test")
-BASE_INPUT_KEYS = ("melody", "chord", "position", "meter", "next_chord")
-# every model input `tune_arrays` makes; a model of a given Config reads `input_keys(config)`
-INPUT_KEYS = BASE_INPUT_KEYS + form.lookback_keys(form.LOOKBACK_BARS) + form.STRUCTURE_KEYS
-TARGET_KEYS = ("melody", "chord")
 
 
 def split_of(name: str) -> str:
@@ -204,8 +196,7 @@ def save_cache(tuneset: TuneSet, folder: Path, source: str) -> None:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
 
-    write_atomic(folder / "vocab.json",
-                  lambda tmp: Path(tmp).write_text(json.dumps(music.vocabularies(), indent=1)))
+    runs.write_vocab(folder)  # the names behind the ids, as beside every run's weights
     write_atomic(folder / "tunes.npz", write_npz)
     write_atomic(folder / "tunes.json", lambda tmp: Path(tmp).write_text(json.dumps(meta)))
 
@@ -248,146 +239,3 @@ def load_dataset() -> TuneSet:
     """The prepared tunes: from the cache if present (fast), else prepared now."""
     cached = load_cache(cache_dir())
     return cached if cached is not None else prepare_dataset()
-
-
-# --- model inputs ----------------------------------------------------------------------------
-def tune_arrays(tune: Tune, lags: tuple[int, ...] = form.LOOKBACK_BARS
-                ) -> dict[str, np.ndarray]:
-    """Inputs and targets of one tune for next-step prediction (explained in notebook 02).
-
-    A silent step (rest, no chord) is put before the tune, so step 0 is predicted too. At each
-    step t the model sees what sounded at t (``melody``, ``chord``) and what is known of t+1 in
-    advance (``position``, ``meter``; ``next_chord`` for the melody head, teacher-forced), and
-    learns ``target_melody`` and ``target_chord`` of step t+1. The form inputs of step t+1
-    (lookback for ``lags``, and structure; see `folkrnn.form`) come too; a model reads
-    `input_keys(config)`, and its lags are ``form.lags_in(input_keys(config))``.
-    """
-    melody = np.concatenate([[music.REST], tune.melody]).astype(np.int32)
-    chords = np.concatenate([[music.NO_CHORD], tune.chords]).astype(np.int32)
-    return {"melody": melody[:-1], "chord": chords[:-1],
-            "position": tune.positions.astype(np.int32), "meter": tune.meter_ids.astype(np.int32),
-            "next_chord": chords[1:], **form.form_arrays(tune, lags),
-            "target_melody": melody[1:], "target_chord": chords[1:]}
-
-
-def input_keys(config) -> tuple[str, ...]:
-    """The inputs a model of ``config`` reads: the base ones, then the form inputs it asks for
-    (``lookback``, ``structure``; see `folkrnn.form`)."""
-    keys = BASE_INPUT_KEYS + form.lookback_keys(form.parse_lookback(config.lookback))
-    return keys + (form.STRUCTURE_KEYS if config.structure else ())
-
-
-def _transposed(arrays: dict[str, np.ndarray], shift: int) -> dict[str, np.ndarray]:
-    out = dict(arrays)
-    for key in arrays:
-        if key in ("melody", "target_melody") or key.startswith("lookback_melody"):
-            out[key] = music.transpose_melody(arrays[key], shift)
-        elif key in ("chord", "next_chord", "target_chord") or key.startswith("lookback_chord"):
-            out[key] = music.transpose_chords(arrays[key], shift)
-    return out
-
-
-def _window_starts(length: int, seq_len: int, rng: np.random.Generator) -> np.ndarray:
-    offset = int(rng.integers(0, seq_len))
-    return np.maximum(np.arange(-offset, length, seq_len), 0)
-
-
-def _windows(tunes: list[Tune], seq_len: int, rng: np.random.Generator, transpose: bool,
-             lags: tuple[int, ...] = form.LOOKBACK_BARS
-             ) -> Iterator[tuple[dict[str, np.ndarray], int]]:
-    """One epoch of windows covering every step once, each with its valid length."""
-    for tune in tunes:
-        arrays = tune_arrays(tune, lags)
-        if transpose:
-            low, high = tune.pitch_shift_range()
-            arrays = _transposed(arrays, int(rng.integers(max(low, -6), min(high, 6) + 1)))
-        starts = _window_starts(len(tune), seq_len, rng)
-        ends = np.append(starts[1:], len(tune))
-        for start, end in zip(starts, ends):
-            if end > start:
-                yield {k: v[start:end] for k, v in arrays.items()}, end - start
-
-
-def batch_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: int = 0,
-                  epoch: int = 0, transpose: bool = False, shuffle: bool = True,
-                  keys: tuple[str, ...] = INPUT_KEYS) -> Iterator[tuple[dict, dict, dict]]:
-    """One epoch of ``(inputs, targets, sample_weights)`` numpy batches, padded and masked.
-
-    ``inputs`` holds the model inputs ``keys`` (a model's: `input_keys(config)`). Every batch
-    has ``batch_size`` rows: the last one is filled up with rows of weight 0, which the
-    (weighted) loss and metrics ignore. One fixed shape lets TensorFlow compile one fast
-    training step: with a varying batch size, an epoch took twice as long (BENCHMARKS.md).
-
-    Windows are shuffled (``shuffle``) and transposed by a random shift that keeps the melody in
-    range (``transpose``); a seed and epoch number make the order reproducible.
-    """
-    rng = np.random.default_rng([seed, epoch])
-    windows = list(_windows(tunes, seq_len, rng, transpose, form.lags_in(keys)))
-    order = rng.permutation(len(windows)) if shuffle else np.arange(len(windows))
-    for first in range(0, len(order), batch_size):
-        chosen = [windows[i] for i in order[first:first + batch_size]]
-        batch = {k: np.zeros((batch_size, seq_len), np.int32) for k in chosen[0][0]}
-        mask = np.zeros((batch_size, seq_len), np.float32)
-        for row, (arrays, length) in enumerate(chosen):
-            for key, values in arrays.items():
-                batch[key][row, :length] = values
-            mask[row, :length] = 1
-        inputs = {k: batch[k] for k in keys}
-        targets = {k: batch["target_" + k] for k in TARGET_KEYS}
-        yield inputs, targets, {k: mask for k in TARGET_KEYS}
-
-
-def _tf_dataset(generate, seq_len: int, batch_size: int, count: int | None = None,
-                keys: tuple[str, ...] = INPUT_KEYS):
-    """A prefetching `tf.data.Dataset` of the (batch_size, seq_len) batches ``generate()``
-    yields."""
-    import tensorflow as tf
-
-    ints = tf.TensorSpec((batch_size, seq_len), tf.int32)
-    floats = tf.TensorSpec((batch_size, seq_len), tf.float32)
-    signature = ({k: ints for k in keys}, {k: ints for k in TARGET_KEYS},
-                 {k: floats for k in TARGET_KEYS})
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
-    if count is not None:  # a known length lets Keras show validation progress
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
-    return dataset.prefetch(2)
-
-
-def training_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, seed: int = 0,
-                     transpose: bool = True, first_epoch: int = 0, batches: int | None = None,
-                     keys: tuple[str, ...] = INPUT_KEYS):
-    """An endless `tf.data.Dataset` of shuffled training batches (see `batch_windows`).
-
-    Epoch e is drawn with seed ``(seed, e)`` and has exactly ``batches`` batches (default
-    `steps_per_epoch`), so a resumed run from ``first_epoch`` sees the same data it would have.
-    """
-    if not tunes:
-        raise FolkRNNError("no tunes to train on: run folkrnn prepare (or notebook 01) first")
-    batches = batches or steps_per_epoch(tunes, seq_len, batch_size)
-
-    def generate():
-        for epoch in itertools.count(first_epoch):
-            yield from itertools.islice(itertools.cycle(batch_windows(
-                tunes, seq_len, batch_size, seed=seed, epoch=epoch, transpose=transpose,
-                keys=keys)), batches)
-
-    return _tf_dataset(generate, seq_len, batch_size, keys=keys)
-
-
-def validation_windows(tunes: list[Tune], seq_len: int, batch_size: int,
-                       keys: tuple[str, ...] = INPUT_KEYS):
-    """One pass over ``tunes`` in order, not transposed, as a `tf.data.Dataset`."""
-    if not tunes:
-        raise FolkRNNError("no validation tunes: run folkrnn prepare (or notebook 01) first")
-
-    def generate():
-        return batch_windows(tunes, seq_len, batch_size, shuffle=False, keys=keys)
-
-    return _tf_dataset(generate, seq_len, batch_size, count=sum(1 for _ in generate()),
-                       keys=keys)
-
-
-def steps_per_epoch(tunes: list[Tune], seq_len: int, batch_size: int) -> int:
-    """How many batches `batch_windows` yields per epoch (the same every epoch, up to one)."""
-    windows = sum(len(t) // seq_len + 1 for t in tunes)
-    return max(1, windows // batch_size)

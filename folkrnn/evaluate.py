@@ -1,7 +1,7 @@
 """How good is the model? Log-likelihood and accuracy on held-out tunes, against baselines.
 
 Explained in notebook 04_test_model. Every predictor – the LSTM and each baseline – plays the same
-game as in training (`dataset.tune_arrays`): at each step it knows the true history of the tune
+game as in training (`inputs.tune_arrays`): at each step it knows the true history of the tune
 (with a silent step before the first one) and gives a probability to every melody event and every
 chord class of the next step. From those probabilities we measure, averaged over all steps:
 
@@ -38,7 +38,8 @@ from typing import Iterable, Protocol
 import numpy as np
 
 from folkrnn import form, music
-from folkrnn.dataset import SPLITS, TuneSet, load_dataset, tune_arrays
+from folkrnn.dataset import SPLITS, TuneSet, load_dataset
+from folkrnn.inputs import tune_arrays
 from folkrnn.errors import FolkRNNError
 from folkrnn.music import Tune
 
@@ -307,7 +308,7 @@ def model_log_probs(model, tunes: list[Tune], batch_size: int = 16
     for first in range(0, len(order), batch_size):
         chosen = order[first:first + batch_size]
         keys = [t.name for t in model.inputs]  # the inputs this model reads
-        arrays = [tune_arrays(tunes[i], form.lags_in(keys)) for i in chosen]
+        arrays = [tune_arrays(tunes[i], keys) for i in chosen]
         width = max(len(a["melody"]) for a in arrays)
         inputs = {k: np.zeros((len(chosen), width), np.int32) for k in keys}
         for row, a in enumerate(arrays):

@@ -17,13 +17,13 @@ downbeat, as the Nottingham MIDI files pad an anacrusis with rests) gets its own
 ``bar_in_part`` value `PICKUP` and belongs to part 0, so that the first full bar is bar 0 of
 part 0 both with and without a pickup. Tunes whose parts are not 8 bars long (e.g. 12-bar or
 16-bar strains, odd lengths) still see an 8-bar grid counted from the first full bar; the
-``bars_left`` input still marks the true end. The same layout serves training (`form_arrays`
-of a whole `Tune`) and generation (`Plan`, then `LookbackTracker` one step at a time); a test
-checks that both give the same inputs.
+``bars_left`` input still marks the true end. The same layout (`Plan`) and the same function
+(`lookback_at`) serve training (every step of a finished tune) and generation (one step at a
+time); `folkrnn.inputs` names these inputs for the model.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,9 +37,11 @@ REPEAT_WINDOW = 4  # steps (a quarter note) that must match for "the tune is rep
 PICKUP = PART_BARS  # bar_in_part of a pickup bar (0..7 are the bars of a part)
 MAX_PART = 7  # parts beyond the 8th share the last id
 MAX_BARS_LEFT = 8  # bars_left is clipped here (8 = "8 or more")
-NUM_IDS = {"bar_in_part": PART_BARS + 1, "part": MAX_PART + 1, "bars_left": MAX_BARS_LEFT + 1,
-           "repeats": 2 ** len(LOOKBACK_BARS)}
-STRUCTURE_KEYS = ("bar_in_part", "part", "bars_left")
+NUM_IDS = {"bar_in_part": PART_BARS + 1, "part": MAX_PART + 1, "bars_left": MAX_BARS_LEFT + 1}
+STRUCTURE_ABOUT = {"bar_in_part": "the bar within its 8-bar part (8: a pickup bar)",
+                   "part": "which part of the tune (0, 1, 2, ...)",
+                   "bars_left": "bars left until the end (8: eight or more)"}
+STRUCTURE_KEYS = tuple(STRUCTURE_ABOUT)
 
 
 def parse_lookback(text: str | tuple[int, ...]) -> tuple[int, ...]:
@@ -56,14 +58,6 @@ def parse_lookback(text: str | tuple[int, ...]) -> tuple[int, ...]:
                            f"{','.join(map(str, LOOKBACK_BARS))} separated by commas "
                            "(e.g. 1,2,4,8), or an empty string for none")
     return tuple(sorted(lags))
-
-
-def lookback_keys(lags: tuple[int, ...]) -> tuple[str, ...]:
-    """The model input names of the lookback inputs for ``lags`` (empty if none)."""
-    if not lags:
-        return ()
-    return tuple(f"lookback_{kind}_{lag}" for lag in lags
-                 for kind in ("melody", "chord")) + ("repeats",)
 
 
 def lags_in(keys) -> tuple[int, ...]:
@@ -88,9 +82,11 @@ class Plan:
     """
 
     positions: np.ndarray
+    meter_ids: np.ndarray
     bar_length: np.ndarray
     bar: np.ndarray
     total_bars: int  # full bars (the pickup not counted)
+    _structure: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, layout: Tune, pickup: bool = False) -> "Plan":
@@ -99,7 +95,8 @@ class Plan:
         lengths = np.array([music.steps_per_bar(m) for m in music.METERS])
         bar = np.cumsum(positions == 0) - 1 - int(pickup)
         total = int(bar[-1]) + 1 if len(bar) else 0
-        return cls(positions, lengths[layout.meter_ids], bar, max(total, 0))
+        meter_ids = layout.meter_ids.astype(np.int64)
+        return cls(positions, meter_ids, lengths[meter_ids], bar, max(total, 0))
 
     @classmethod
     def of_tune(cls, tune: Tune) -> "Plan":
@@ -107,7 +104,13 @@ class Plan:
         return cls.of(tune, has_pickup(tune))
 
     def structure(self) -> dict[str, np.ndarray]:
-        """``bar_in_part``, ``part`` and ``bars_left`` ids of every step (see the module doc)."""
+        """``bar_in_part``, ``part`` and ``bars_left`` ids of every step (see the module doc);
+        computed once per plan (the sampler asks at every step)."""
+        if not self._structure:
+            self._structure.update(self._compute_structure())
+        return self._structure
+
+    def _compute_structure(self) -> dict[str, np.ndarray]:
         bar = self.bar
         pickup = bar < 0
         bar_in_part = np.where(pickup, PICKUP, np.maximum(bar, 0) % PART_BARS)
@@ -125,74 +128,30 @@ class Plan:
 
 
 # --- lookback: the music 1, 2, 4, 8 bars before ------------------------------------------------
-def lookback_arrays(melody: np.ndarray, chords: np.ndarray, bar_length: np.ndarray,
-                    lags: tuple[int, ...] = LOOKBACK_BARS) -> dict[str, np.ndarray]:
-    """The lookback inputs for predicting each step of a finished melody (training).
+def lookback_at(melody: np.ndarray, chords: np.ndarray, bar_length: np.ndarray,
+                steps: np.ndarray, lags: tuple[int, ...] = LOOKBACK_BARS) -> dict[str, np.ndarray]:
+    """The lookback inputs for predicting each of ``steps`` (all of a finished tune in training,
+    one at a time while composing; only the melody and chords before each step are read).
 
-    Index t is about step t: ``lookback_melody_L[t]`` / ``lookback_chord_L[t]`` are the event
-    and chord ``L`` bars before step t (rest / no chord before the tune starts), and bit i of
-    ``repeats[t]`` says whether the `REPEAT_WINDOW` steps before t all equal the melody
-    ``lags[i]`` bars before them. `LookbackTracker` computes the same while generating.
+    ``lookback_melody_L`` / ``lookback_chord_L``: the event and chord ``L`` bars before the step
+    (rest / no chord before the tune starts); bit i of ``repeats``: whether each of the
+    `REPEAT_WINDOW` steps before it equals the melody ``lags[i]`` bars before that step.
     """
-    melody, chords = np.asarray(melody, np.int64), np.asarray(chords, np.int64)
-    n = len(melody)
-    t = np.arange(n)
+    steps = np.asarray(steps, np.int64)
+    lag = np.asarray(lags, np.int64)[:, None]
+    back = steps - lag * bar_length[steps]  # (lags, steps)
+    valid = back >= 0
     out: dict[str, np.ndarray] = {}
-    repeats = np.zeros(n, np.int64)
-    for bit, lag in enumerate(lags):
-        back = t - lag * bar_length
-        valid = back >= 0
-        out[f"lookback_melody_{lag}"] = np.where(valid, melody[np.maximum(back, 0)], REST)
-        out[f"lookback_chord_{lag}"] = np.where(valid, chords[np.maximum(back, 0)], NO_CHORD)
-        equal = valid & (melody == melody[np.maximum(back, 0)])
-        run = np.concatenate([[0], np.cumsum(equal)])  # equal steps in [t - w, t)
-        lo = np.maximum(t - REPEAT_WINDOW, 0)
-        matched = (t >= REPEAT_WINDOW) & (run[t] - run[lo] == REPEAT_WINDOW)
-        repeats |= matched.astype(np.int64) << bit
-    if lags:
-        out["repeats"] = repeats
-    return {k: v.astype(np.int32) for k, v in out.items()}
-
-
-class LookbackTracker:
-    """The lookback inputs while a tune is written left to right (generation): ``ids(t)``
-    gives, for step t, the same values `lookback_arrays` gives for a finished tune, as a list
-    in the order of `lookback_keys` (melody and chord per lag, then ``repeats``).
-
-    Call ``ids(t)`` right before writing step t (steps may be rewritten: an earlier ``t`` again).
-    """
-
-    def __init__(self, bar_length: np.ndarray, lags: tuple[int, ...] = LOOKBACK_BARS):
-        self.lags = lags
-        steps = np.arange(len(bar_length))
-        self.back = [(steps - lag * np.asarray(bar_length)).tolist() for lag in lags]
-        # run[i][s]: how many steps up to s in a row equal the melody lags[i] bars before them
-        self.run = [[0] * len(bar_length) for _ in lags]
-
-    def ids(self, melody: np.ndarray, chords: np.ndarray, t: int) -> list[int]:
-        """The lookback inputs of step t, given the steps before t in ``melody``/``chords``."""
-        out: list[int] = []
-        repeats = 0
-        for i, back in enumerate(self.back):
-            run = self.run[i]
-            if t:  # step t-1 was just written: does it equal the step `lag` bars before it?
-                b = back[t - 1]
-                equal = b >= 0 and melody[t - 1] == melody[b]
-                run[t - 1] = (run[t - 2] + 1 if t > 1 else 1) if equal else 0
-            b = back[t]
-            out += [int(melody[b]), int(chords[b])] if b >= 0 else [REST, NO_CHORD]
-            if t and run[t - 1] >= REPEAT_WINDOW:
-                repeats |= 1 << i
-        return out + [repeats] if self.lags else out
-
-
-def form_arrays(tune: Tune, lags: tuple[int, ...] = LOOKBACK_BARS,
-                structure: bool = True) -> dict[str, np.ndarray]:
-    """All form inputs of a real tune (lookback for ``lags``, structure if asked), by step."""
-    plan = Plan.of_tune(tune)
-    out = lookback_arrays(tune.melody, tune.chords, plan.bar_length, lags)
-    if structure:
-        out.update(plan.structure())
+    melody_back = np.where(valid, melody[np.maximum(back, 0)], REST)
+    chord_back = np.where(valid, chords[np.maximum(back, 0)], NO_CHORD)
+    for i, l in enumerate(lags):
+        out[f"lookback_melody_{l}"], out[f"lookback_chord_{l}"] = melody_back[i], chord_back[i]
+    earlier = steps - np.arange(1, REPEAT_WINDOW + 1)[:, None]  # (window, steps)
+    at = np.maximum(earlier, 0)
+    their_back = earlier[None] - lag[:, :, None] * bar_length[at][None]  # (lags, window, steps)
+    equal = (earlier >= 0) & (their_back >= 0) & (melody[at] == melody[np.maximum(their_back, 0)])
+    repeating = equal.all(axis=1)  # (lags, steps)
+    out["repeats"] = (repeating << np.arange(len(lags))[:, None]).sum(axis=0)
     return out
 
 

@@ -28,6 +28,7 @@ from folkrnn import form as form_lib
 from folkrnn import keys, music
 from folkrnn.dataset import load_dataset
 from folkrnn.errors import FolkRNNError
+from folkrnn.inputs import inputs_at
 from folkrnn.music import HOLD, NO_CHORD, REST, Tune
 
 if TYPE_CHECKING:  # the sampler needs only numpy: importing it must not load TensorFlow
@@ -79,25 +80,19 @@ def one_blas_thread():
 class _Writer:
     """One tune being written step by step: the events so far, the LSTM state, the inputs."""
 
-    def __init__(self, step_model: "StepModel", layout: Tune, plan: form_lib.Plan,
+    def __init__(self, step_model: "StepModel", plan: form_lib.Plan,
                  rng: np.random.Generator, temperature: tuple[float, float], top_k: int):
-        self.model, self.rng, self.top_k = step_model, rng, top_k
+        self.model, self.plan, self.rng, self.top_k = step_model, plan, rng, top_k
         self.melody_t, self.chord_t = temperature
-        self.melody = np.zeros(len(layout), np.int64)
-        self.chords = np.zeros(len(layout), np.int64)
-        self.positions, self.meter_ids = layout.positions.tolist(), layout.meter_ids.tolist()
-        self.lookback = form_lib.LookbackTracker(plan.bar_length, getattr(step_model, "lags", ()))
-        structure = plan.structure() if getattr(step_model, "structure", False) else None
-        self.structure = (np.stack([structure[k] for k in form_lib.STRUCTURE_KEYS], 1).tolist()
-                          if structure else [[] for _ in range(len(layout))])
+        self.melody = np.zeros(len(plan.positions), np.int64)
+        self.chords = np.zeros(len(plan.positions), np.int64)
         self.states = step_model.initial_state(1)
 
     def write(self, t: int, chord: int | None = None, event: int | None = None) -> None:
         """Write step t: the given chord and event, or ones drawn from the model."""
         previous = (int(self.melody[t - 1]), int(self.chords[t - 1])) if t else (REST, NO_CHORD)
-        ids = [*previous, self.positions[t], self.meter_ids[t],
-               *self.lookback.ids(self.melody, self.chords, t), *self.structure[t]]
-        hidden, self.states = self.model.step_ids(np.array(ids)[:, None], self.states)
+        ids = inputs_at(self.melody, self.chords, self.plan, np.array([t]), self.model.inputs)
+        hidden, self.states = self.model.step_ids(ids, self.states)
         if chord is None:
             chord = sample_event(self.model.chord_logits(hidden)[0], self.chord_t, self.top_k,
                                  self.rng)
@@ -152,7 +147,7 @@ def _sample(step_model, layout, seed, temperature, top_k, chords, prime, name, f
     letters = form_lib.parse_form(form)
     primed = 0 if prime is None else len(prime)
     plan = form_lib.Plan.of(layout, pickup=prime is not None and form_lib.has_pickup(prime))
-    writer = _Writer(step_model, layout, plan, np.random.default_rng(seed), temperature, top_k)
+    writer = _Writer(step_model, plan, np.random.default_rng(seed), temperature, top_k)
 
     def write_step(t: int, copy_from: int | None = None) -> None:
         if t < primed:

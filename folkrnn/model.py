@@ -1,33 +1,30 @@
 """The network: embeddings → stacked LSTMs → a chord head and a melody head.
 
-Explained in notebook 02_build_model. At each step t the model sees the melody event and chord
-of step t (``melody``, ``chord``), where step t+1 falls in the bar (``position``, ``meter``),
-and – for the factorised melody head – the chord of step t+1 (``next_chord``); it returns
-LOGITS for the melody event and chord of step t+1.
+Explained in notebook 02_build_model. To predict step t the model reads its inputs by name
+(`folkrnn.inputs`: the melody event and chord of step t-1, where step t falls in the bar, the
+form inputs) and – in the factorised melody head – the chord of step t (``next_chord``); it
+returns LOGITS for the melody event and chord of step t.
 
     melody ─┐
      chord ─┤ embeddings ─ concat ─ LSTM ─ dropout ─ … ─ LSTM ─ dropout ─┬─ dense ─ chord logits
   position ─┤                                                            │
-     meter ─┘                          next_chord ─ embedding ─ concat ─┴─ dense ─ dense ─ melody
+     ... ───┘                          next_chord ─ embedding ─ concat ─┴─ dense ─ dense ─ melody
 
 `load_run` reads a trained run back; `StepModel` runs the same network one step at a time in
 numpy, which is what the generator needs (notebook 04_test_model).
 """
 from __future__ import annotations
 
-import warnings
-
+import h5py
 import keras
 import numpy as np
 
-from folkrnn import form, music, runs
+from folkrnn import inputs, music, runs
 from folkrnn.config import Config
-from folkrnn.dataset import input_keys
 from folkrnn.errors import FolkRNNError
 
+FINAL_LR_SHARE = 0.05  # the cosine schedule ends at this share of the learning rate
 JIT_COMPILE = False  # XLA: measured no faster for the stock LSTM on CPU (see the model report)
-NUM_POSITIONS = music.MAX_BAR_STEPS
-NUM_METERS = len(music.METERS)
 
 
 def lstm_layer(units: int, name: str) -> keras.layers.Layer:
@@ -39,64 +36,49 @@ def lstm_layer(units: int, name: str) -> keras.layers.Layer:
     return keras.layers.LSTM(units, return_sequences=True, name=name)
 
 
-def build_model(config: Config, *, compile: bool = True) -> keras.Model:
-    """The Keras model for ``config``, compiled for training unless ``compile=False``.
+def build_model(config: Config, *, compile: bool = True, steps_per_epoch: int = 1
+                ) -> keras.Model:
+    """The Keras model for ``config``, compiled for training unless ``compile=False``
+    (``steps_per_epoch``: for the learning-rate schedule, see `compile_model`).
 
-    Inputs: a dict of int32 (batch, time) arrays with the keys of `dataset.input_keys(config)`.
+    Inputs: a dict of int32 (batch, time) arrays, one per name of `inputs.input_keys(config)`.
     Outputs: ``{"melody": (batch, time, 36) logits, "chord": (batch, time, 37) logits}``.
     Explained in notebook 02_build_model.
     """
-    inputs = {k: keras.Input((None,), dtype="int32", name=k) for k in input_keys(config)}
-    embeddings = {name: keras.layers.Embedding(rows, width, name=name)
-                  for name, rows, width in embedding_layers(config)}
-    chord_embedding = embeddings["chord_embedding"]
+    tensors = {k: keras.Input((None,), dtype="int32", name=k) for k in inputs.input_keys(config)}
+    tables = {table: keras.layers.Embedding(rows, width, name=f"{table}_embedding")
+              for table, (rows, width) in inputs.embedding_tables(config).items()}
     x = keras.layers.Concatenate(name="step_features")(
-        [embeddings[layer](inputs[key]) for key, layer in feature_layout(config)])
+        [tables[i.table](tensors[i.name]) for i in inputs.model_inputs(config)])
     for layer in range(1, config.layers + 1):
         x = lstm_layer(config.units, f"lstm_{layer}")(x)
         x = keras.layers.Dropout(config.dropout, name=f"dropout_{layer}")(x)
     chord = keras.layers.Dense(music.CHORD_SIZE, name="chord_logits")(x)
     if config.factorised:  # the melody head also sees the chord it will sound over
+        next_chord = inputs.NEXT_CHORD
         both = keras.layers.Concatenate(name="with_next_chord")(
-            [x, chord_embedding(inputs["next_chord"])])
+            [x, tables[next_chord.table](tensors[next_chord.name])])
         x = keras.layers.Dense(config.units, activation="relu", name="melody_hidden")(both)
     melody = keras.layers.Dense(music.MELODY_SIZE, name="melody_logits")(x)
-    model = keras.Model(inputs, {"melody": melody, "chord": chord}, name="folkrnn")
+    model = keras.Model(tensors, {"melody": melody, "chord": chord}, name="folkrnn")
     if compile:
-        compile_model(model, config)
+        compile_model(model, config, steps_per_epoch)
     return model
 
 
-def embedding_layers(config: Config) -> list[tuple[str, int, int]]:
-    """``(layer name, rows, width)`` of every embedding table of the model of ``config``."""
-    layers = [("melody_embedding", music.MELODY_SIZE, config.melody_embedding),
-              ("chord_embedding", music.CHORD_SIZE, config.chord_embedding),
-              ("position_embedding", NUM_POSITIONS, config.position_embedding),
-              ("meter_embedding", NUM_METERS, config.meter_embedding)]
-    lags = form.parse_lookback(config.lookback)
-    if lags:
-        layers.append(("repeats_embedding", 2 ** len(lags), config.form_embedding))
-    if config.structure:
-        layers += [(f"{k}_embedding", form.NUM_IDS[k], config.form_embedding)
-                   for k in form.STRUCTURE_KEYS]
-    return layers
+def learning_rate(config: Config, steps_per_epoch: int = 1):
+    """Adam's step size: ``learning_rate`` throughout (``lr_schedule="constant"``), or falling
+    along a half cosine to `FINAL_LR_SHARE` of it by the last of ``config.epochs`` epochs
+    (``"cosine"``): big steps while far from a good model, small ones to settle into it.
+    Explained in notebook 03_train_model."""
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    return keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch),
+        alpha=FINAL_LR_SHARE)
 
 
-def feature_layout(config: Config) -> list[tuple[str, str]]:
-    """``(input, embedding layer)`` in the order ``step_features`` concatenates them.
-
-    The lookback inputs (`folkrnn.form`) reuse the melody and chord embeddings: the event 8
-    bars back has the same vector as the event now. `StepModel` follows the same order.
-    """
-    pairs = [("melody", "melody_embedding"), ("chord", "chord_embedding"),
-             ("position", "position_embedding"), ("meter", "meter_embedding")]
-    for key in input_keys(config)[len(pairs) + 1:]:  # after those four and next_chord
-        kind = key.split("_")[1] if key.startswith("lookback_") else key
-        pairs.append((key, f"{kind}_embedding"))
-    return pairs
-
-
-def compile_model(model: keras.Model, config: Config) -> None:
+def compile_model(model: keras.Model, config: Config, steps_per_epoch: int = 1) -> None:
     """Adam, and the loss: ``melody_loss_weight`` × melody cross-entropy + chord cross-entropy.
 
     The losses and accuracies are averaged over real steps only: the dataset's sample weights
@@ -107,7 +89,8 @@ def compile_model(model: keras.Model, config: Config) -> None:
             from_logits=True, reduction="mean_with_sample_weight")
 
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm),
+        optimizer=keras.optimizers.Adam(learning_rate(config, steps_per_epoch),
+                                        clipnorm=config.clipnorm),
         loss={"melody": loss(), "chord": loss()},
         loss_weights={"melody": config.melody_loss_weight, "chord": 1.0},
         weighted_metrics={k: [keras.metrics.SparseCategoricalAccuracy(name="acc")]
@@ -139,19 +122,17 @@ def load_run(run_name: str, checkpoint: str = "best", *, compile: bool = True
 
 
 def load_weights_strictly(model: keras.Model, path) -> None:
-    """``model.load_weights(path)``, but a layer left unloaded is a ValueError, not a warning.
+    """``model.load_weights(path)``, but a file that lacks a layer of ``model`` is a ValueError.
 
-    Keras only warns ("Skipping nested container … layers will retain their freshly-initialized
-    weights") when a file lacks some layer, which would quietly give an untrained network.
-    Its note about optimizer state (a file saved without Adam's state) stays harmless.
+    (Keras itself only warns and leaves such a layer untrained.) A ``.weights.h5`` file keeps
+    each layer's variables under ``layers/<layer name>``.
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model.load_weights(path)
-    skipped = [str(w.message) for w in caught
-               if "Skipping" in str(w.message) and "optimizer" not in str(w.message)]
-    if skipped:
-        raise ValueError(skipped[0].split(". ")[0])
+    with h5py.File(path, "r") as stored:
+        saved = set(stored["layers"]) if "layers" in stored else set()
+    missing = [layer.name for layer in model.layers if layer.weights and layer.name not in saved]
+    if missing:
+        raise ValueError(f"no weights for layer(s) {', '.join(missing)}")
+    model.load_weights(path)
 
 
 def load_step_model(run_name: str, checkpoint: str = "best") -> "StepModel":
@@ -167,22 +148,18 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class StepModel:
     """The trained network run one step at a time in numpy, for sampling (notebook 04).
 
-    To sample step t+1: ``hidden, states = step(events of t, position/meter of t+1, states,
-    form inputs of t+1)``, draw a chord from ``chord_logits(hidden)``, then a melody event from
-    ``melody_logits(hidden, chord)``. All arguments are (batch,) int arrays; the form inputs
-    (`form_keys`, see `folkrnn.form`) a dict of them by name.
+    To sample step t: ``hidden, states = step_ids(inputs of step t, states)``, draw a chord
+    from ``chord_logits(hidden)``, then a melody event from ``melody_logits(hidden, chord)``.
+    The inputs are `self.inputs` (`folkrnn.inputs.model_inputs`), in that order.
     """
 
     def __init__(self, model: keras.Model, config: Config):
         weights = {layer.name: [np.asarray(w, np.float32) for w in layer.get_weights()]
                    for layer in model.layers if layer.get_weights()}
         self.factorised = config.factorised
-        self.chord_table = weights["chord_embedding"][0]
-        layout = feature_layout(config)
-        self.lags = form.parse_lookback(config.lookback)  # the form inputs the model reads
-        self.structure = config.structure
-        self.form_keys = [key for key, _ in layout[4:]]
-        tables = [weights[layer][0] for _, layer in layout]
+        self.inputs = inputs.model_inputs(config)  # what `step_ids` reads, in this order
+        self.chord_table = weights[f"{inputs.NEXT_CHORD.table}_embedding"][0]
+        tables = [weights[f"{i.table}_embedding"][0] for i in self.inputs]
         self.lstms = [weights[f"lstm_{i}"] for i in range(1, config.layers + 1)]
         # x @ W of the first layer, precomputed for every value of every input (x is a concat
         # of embeddings, so x @ W is a sum of one row from each table): a lookup per step.
@@ -200,21 +177,11 @@ class StepModel:
         zeros = np.zeros((batch, self.lstms[0][1].shape[0]), np.float32)
         return [(zeros, zeros) for _ in self.lstms]
 
-    def step(self, melody, chord, position, meter, states, form_ids=None):
+    def step_ids(self, ids: np.ndarray, states):
         """One step of every LSTM layer: returns (top layer output, new states).
 
-        ``form_ids``: the model's form inputs (`form_keys`) by name, or in that order.
-        """
-        ids = [melody, chord, position, meter]
-        if self.form_keys:
-            ids += ([form_ids[k] for k in self.form_keys] if isinstance(form_ids, dict)
-                    else list(form_ids))
-        batch = len(np.atleast_1d(melody))
-        return self.step_ids(np.stack([np.broadcast_to(i, (batch,)) for i in ids]), states)
-
-    def step_ids(self, ids: np.ndarray, states):
-        """`step` with every input in one (inputs, batch) int array, in the order melody,
-        chord, position, meter, then `form_keys`: the sampler's fast path."""
+        ``ids``: an (inputs, batch) int array, the ids of `self.inputs` in that order
+        (`inputs.inputs_at` computes them)."""
         projected = self.input_table[ids + self.offsets].sum(axis=0)
         new_states, x = [], None
         for layer, ((kernel, recurrent, bias), (h, c)) in enumerate(zip(self.lstms, states)):

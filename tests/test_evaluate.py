@@ -191,7 +191,8 @@ def test_padded_batches_give_the_same_log_probs_as_single_tunes():
 def test_a_model_trained_on_a_tiny_set_beats_the_unigram_baseline():
     import keras
 
-    from folkrnn.dataset import batch_windows
+    from folkrnn.batches import batch_windows
+    from folkrnn.inputs import input_keys
     from folkrnn.model import build_model
 
     H = music.HOLD
@@ -199,8 +200,9 @@ def test_a_model_trained_on_a_tiny_set_beats_the_unigram_baseline():
     bar = [A, H, B, H, C, H, H, H, B, H, A, H, C, H, H, H]
     tunes = _tunes(bar, [G] * 8 + [D] * 8, copies=4, repeat=4)
     model = build_model(_tiny_config())
+    names = input_keys(_tiny_config())
     for epoch in range(40):
-        for inputs, targets, weights in batch_windows(tunes, 32, 8, epoch=epoch):
+        for inputs, targets, weights in batch_windows(tunes, 32, 8, epoch=epoch, names=names):
             model.train_on_batch(inputs, targets, sample_weight=weights)
     lstm = ev.evaluate_model(model, tunes)
     unigram = _score(_baseline("unigram", tunes), tunes)

@@ -40,7 +40,8 @@ def test_no_pickup_when_the_tune_starts_on_the_downbeat():
 def test_lookback_sees_the_bar_before_and_flags_a_repeat():
     bar_a, bar_b = [60, 62, 64, 65, 67, 65, 64, 62], [72, 71, 69, 67, 65, 64, 62, 60]
     tune = eighths(bar_a + bar_b + bar_a + bar_a)  # 4 bars of 16 steps
-    arrays = form.form_arrays(tune, lags=(1, 2), structure=False)
+    bar_length = form.Plan.of_tune(tune).bar_length
+    arrays = form.lookback_at(tune.melody, tune.chords, bar_length, np.arange(len(tune)), (1, 2))
     look1, look2 = arrays["lookback_melody_1"], arrays["lookback_melody_2"]
     assert (look1[:16] == REST).all() and (arrays["lookback_chord_1"][:16] == NO_CHORD).all()
     np.testing.assert_array_equal(look1[16:], tune.melody[:-16])
@@ -52,36 +53,9 @@ def test_lookback_sees_the_bar_before_and_flags_a_repeat():
     assert all(repeats[t] & 1 for t in range(52, 64)) and not any(repeats[:48] & 1)
 
 
-def test_lookback_tracker_agrees_with_lookback_arrays_even_when_steps_are_rewritten():
-    rng = np.random.default_rng(1)
-    melody = rng.choice([REST, HOLD, onset(60), onset(62)], size=200)
-    melody[16:48] = melody[:32]  # some repetition, so that the flags are set
-    chords = rng.integers(0, 5, size=200)
-    lengths = np.full(200, 16)
-    lengths[100:] = 12  # a meter change
-    expected = form.lookback_arrays(melody, chords, lengths)
-    assert expected["repeats"].any()
-    tracker = form.LookbackTracker(lengths)
-    written, written_chords = np.zeros(200, int), np.zeros(200, int)
-    for t in range(200):
-        if t == 60:  # write steps 50..59 wrongly once, then again correctly (a retried bar)
-            for s in range(50, 60):
-                tracker.ids(written, written_chords, s)
-                written[s] = onset(70)
-            for s in range(50, 60):
-                tracker.ids(written, written_chords, s)
-                written[s], written_chords[s] = melody[s], chords[s]
-        ids = tracker.ids(written, written_chords, t)
-        want = [expected[k][t] for k in form.lookback_keys(form.LOOKBACK_BARS)]
-        assert ids == want, t
-        written[t], written_chords[t] = melody[t], chords[t]
-
-
 def test_knobs_and_forms_are_checked():
     assert form.parse_lookback("1,2,4,8") == (1, 2, 4, 8)
     assert form.parse_lookback("") == ()
-    assert form.lookback_keys(()) == ()
-    assert form.lookback_keys((8,)) == ("lookback_melody_8", "lookback_chord_8", "repeats")
     for bad in ("3", "1,1", "one"):
         with pytest.raises(FolkRNNError, match="lookback"):
             form.parse_lookback(bad)

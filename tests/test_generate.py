@@ -12,6 +12,7 @@ import pytest
 from folkrnn import form, generate, keys, listen, metrics, music
 from folkrnn.config import Config
 from folkrnn.errors import FolkRNNError
+from folkrnn.inputs import tune_arrays
 from folkrnn.model import StepModel, build_model, load_step_model
 from folkrnn.music import HOLD, NO_CHORD, REST, Tune, onset, parse_chord
 
@@ -38,7 +39,7 @@ class Spy:
 
     def __init__(self, inner, melody_bias: np.ndarray | None = None):
         self.inner, self.bias = inner, melody_bias
-        self.inputs: list[tuple[int, int, int, int]] = []  # melody, chord, position, meter
+        self.fed: list[tuple[int, int, int, int]] = []  # melody, chord, position, meter
         self.form_inputs: list[dict[str, int]] = []  # the form inputs by name
         self.melody_chords: list[int] = []
         self.chord_calls = 0
@@ -50,18 +51,15 @@ class Spy:
         return self.states
 
     @property
-    def lags(self):
-        return self.inner.lags
-
-    @property
-    def structure(self):
-        return self.inner.structure
+    def inputs(self):  # what the sampler asks the model for: the inputs it reads
+        return self.inner.inputs
 
     def step_ids(self, ids, states):
         # the state of the previous step, or (a cadence drawn again) one returned before
         assert states is self.states or any(states is old for old in self.returned)
-        self.inputs.append(tuple(int(i) for i in ids[:4, 0]))
-        self.form_inputs.append(dict(zip(self.inner.form_keys, ids[4:, 0].tolist())))
+        names = [i.name for i in self.inner.inputs]
+        self.fed.append(tuple(int(i) for i in ids[:4, 0]))
+        self.form_inputs.append(dict(zip(names[4:], ids[4:, 0].tolist())))
         hidden, self.states = self.inner.step_ids(ids, states)
         self.returned.append(self.states)
         return hidden, self.states
@@ -94,13 +92,13 @@ def test_same_seed_same_tune_other_seed_other_tune(step_model):
 def test_one_step_per_time_step_feeding_back_the_sampled_events(step_model):
     spy = Spy(step_model)
     tune = generate.sample_tune(spy, generate.blank_tune(80, "6/8"), seed=1)
-    assert len(spy.inputs) == 80  # never re-runs the sequence
-    assert spy.inputs[0][:2] == (REST, NO_CHORD)
-    fed = [(m, c) for m, c, _, _ in spy.inputs[1:len(tune)]]
+    assert len(spy.fed) == 80  # never re-runs the sequence
+    assert spy.fed[0][:2] == (REST, NO_CHORD)
+    fed = [(m, c) for m, c, _, _ in spy.fed[1:len(tune)]]
     assert fed == list(zip(tune.melody[:-1].tolist(), tune.chords[:-1].tolist()))
-    positions = [p for _, _, p, _ in spy.inputs]
+    positions = [p for _, _, p, _ in spy.fed]
     assert positions == [t % 12 for t in range(80)]  # the position of the step predicted
-    assert {m for _, _, _, m in spy.inputs} == {music.METERS.index("6/8")}
+    assert {m for _, _, _, m in spy.fed} == {music.METERS.index("6/8")}
     assert spy.chord_calls == 80 and len(spy.melody_chords) == 80
 
 
@@ -109,7 +107,7 @@ def test_a_hold_never_follows_a_rest(step_model):
     bias[[REST, HOLD]] = 20.0  # without the mask, a hold would follow a rest half the time
     spy = Spy(step_model, melody_bias=bias)
     generate.sample_tune(spy, generate.blank_tune(200, "4/4"), seed=0)
-    raw = [m for m, _, _, _ in spy.inputs[1:]]  # every sampled event, before normalise
+    raw = [m for m, _, _, _ in spy.fed[1:]]  # every sampled event, before normalise
     assert raw[0] == REST and set(raw) == {REST}
 
 
@@ -194,9 +192,9 @@ def test_a_midi_prime_is_kept_and_continued(step_model, tmp_path):
     assert tune.meters == [(0, "6/8")] and 100 < len(tune) <= 13 * 12
     assert np.array_equal(tune.melody[:n], prime.melody)
     assert np.array_equal(tune.chords[:n], prime.chords)
-    fed = [m for m, _, _, _ in spy.inputs[1:n + 1]]
+    fed = [m for m, _, _, _ in spy.fed[1:n + 1]]
     assert fed == prime.melody.tolist()  # teacher forced through the prime
-    assert len(spy.melody_chords) == len(spy.inputs) - n  # sampled only after it
+    assert len(spy.melody_chords) == len(spy.fed) - n  # sampled only after it
 
 
 def test_a_prime_without_chords_is_accepted(step_model, tmp_path):
@@ -324,7 +322,7 @@ def test_default_is_a_32_bar_aabb_tune_whose_repeats_the_form_imposes(step_model
     assert bars[8:16] != bars[0:8] or bars[15] == bars[7]
     assert bars[16:24] != bars[0:8]
     # the copied steps were fed to the model as if it had played them
-    fed = "".join(f"{m}," for m, _, _, _ in spy.inputs)  # (cadences drawn again are fed too)
+    fed = "".join(f"{m}," for m, _, _, _ in spy.fed)  # (cadences drawn again are fed too)
     assert "".join(f"{m}," for m in tune.melody[8 * 16:15 * 16]) in fed
     assert metrics.ends_on_tonic(tune) == 1.0  # the form's last resort makes sure
     free = generate.generate_tune(step_model, chords="G", seed=3, form="free")
@@ -348,9 +346,10 @@ def test_the_sampler_feeds_the_form_inputs_training_sees(step_model, letters):
     layout = generate.blank_tune(12 * 16, "6/8")
     tune = generate.sample_tune(spy, layout, seed=5, chords=np.full(len(layout), 7),
                                 form=letters, candidates=1)  # one draw per step
-    assert len(tune) == len(layout) == len(spy.inputs) and not form.has_pickup(tune)
-    expected = form.form_arrays(tune)  # what training computes from the finished tune
-    for key in spy.inner.form_keys:
+    assert len(tune) == len(layout) == len(spy.fed) and not form.has_pickup(tune)
+    names = [i.name for i in spy.inner.inputs]
+    expected = tune_arrays(tune, names)  # what training computes from the finished tune
+    for key in names[4:]:
         assert [i[key] for i in spy.form_inputs] == expected[key].tolist(), key
     if letters == "AA":  # the second part copies the first, 8 bars on: the lag-8 flag is set
         assert (expected["repeats"][8 * 12 + 4:15 * 12] >= 8).all()

@@ -8,15 +8,17 @@ import keras
 import numpy as np
 import pytest
 
-from folkrnn import form, music
+from folkrnn import form, inputs, music
+from folkrnn.batches import batch_windows
 from folkrnn.config import Config
-from folkrnn.dataset import INPUT_KEYS, input_keys
 from folkrnn.errors import FolkRNNError
+from folkrnn.inputs import input_keys
 from folkrnn.model import StepModel, build_model, load_run
 
 TINY = Config(melody_embedding=6, chord_embedding=5, position_embedding=3, meter_embedding=2,
               layers=2, units=12, seq_len=16, batch_size=4, form_embedding=3)
 NO_FORM = replace(TINY, lookback="", structure=False)
+INPUT_KEYS = input_keys(TINY)  # the default config reads every input
 
 
 @pytest.fixture(autouse=True)
@@ -26,14 +28,9 @@ def home(tmp_path, monkeypatch):
 
 
 def random_inputs(batch: int = 2, steps: int = 30, seed: int = 0) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    sizes = {"melody": music.MELODY_SIZE, "chord": music.CHORD_SIZE,
-             "position": music.MAX_BAR_STEPS, "meter": len(music.METERS),
-             "next_chord": music.CHORD_SIZE, **form.NUM_IDS}
-    for key in INPUT_KEYS:  # every input, in the order of INPUT_KEYS (the same seed: same data)
-        if key.startswith("lookback_"):
-            sizes[key] = music.MELODY_SIZE if "melody" in key else music.CHORD_SIZE
-    return {k: rng.integers(0, sizes[k], (batch, steps)).astype(np.int32) for k in INPUT_KEYS}
+    rng = np.random.default_rng(seed)  # every input, in one order: the same seed, the same data
+    return {i.name: rng.integers(0, i.size, (batch, steps)).astype(np.int32)
+            for i in inputs.by_names(INPUT_KEYS)}
 
 
 def only(inputs: dict[str, np.ndarray], config: Config) -> dict[str, np.ndarray]:
@@ -85,12 +82,11 @@ def test_step_model_reproduces_keras_logits(config):
     inputs = only(random_inputs(batch=2, steps=40), config)
     expected = model(inputs, training=False)
     stepper = StepModel(model, config)
-    assert stepper.form_keys == list(input_keys(config)[5:])
+    assert [i.name for i in stepper.inputs] == list(input_keys(config)[:-1])  # by name, in order
     states, melody, chord = stepper.initial_state(2), [], []
     for t in range(40):
-        hidden, states = stepper.step(*(inputs[k][:, t] for k in
-                                        ("melody", "chord", "position", "meter")), states,
-                                      {k: inputs[k][:, t] for k in stepper.form_keys})
+        ids = np.stack([inputs[i.name][:, t] for i in stepper.inputs])
+        hidden, states = stepper.step_ids(ids, states)
         chord.append(stepper.chord_logits(hidden))
         melody.append(stepper.melody_logits(hidden, inputs["next_chord"][:, t]))
     assert np.abs(np.asarray(expected["chord"])).max() > 1  # a non-trivial comparison
@@ -110,11 +106,6 @@ def test_every_form_input_reaches_the_outputs(key):
 
 
 def test_form_knobs_set_the_inputs_and_are_checked():
-    assert input_keys(NO_FORM) == ("melody", "chord", "position", "meter", "next_chord")
-    assert input_keys(replace(NO_FORM, lookback="1,2")) == input_keys(NO_FORM) + (
-        "lookback_melody_1", "lookback_chord_1", "lookback_melody_2", "lookback_chord_2",
-        "repeats")
-    assert input_keys(replace(NO_FORM, structure=True))[-3:] == form.STRUCTURE_KEYS
     assert build_model(NO_FORM).count_params() < build_model(TINY).count_params()
     with pytest.raises(FolkRNNError, match="lookback"):
         Config(lookback="3")
@@ -160,13 +151,12 @@ def test_load_run_errors_name_the_fix(home):
 
 @pytest.mark.parametrize("lookback", ["1,2", "8", "1,2,4,8"])
 def test_a_model_looking_back_fewer_bars_trains_on_its_own_inputs(lookback):
-    from folkrnn.dataset import batch_windows
     from folkrnn.music import Tune, onset
 
     config = replace(TINY, lookback=lookback)
     bar = [onset(60), 1, onset(62), 1, onset(64), 1, onset(65), 1] * 2  # one 4/4 bar
     tune = Tune(bar * 24, [3] * 16 * 24, [(0, "4/4")], "C", "t")  # 24 equal bars: all flags up
-    inputs, targets, weights = next(batch_windows([tune] * 4, 64, 4, keys=input_keys(config)))
+    inputs, targets, weights = next(batch_windows([tune] * 4, 64, 4, names=input_keys(config)))
     assert set(inputs) == set(input_keys(config))
     assert inputs["repeats"].max() == 2 ** len(form.parse_lookback(lookback)) - 1
     model = build_model(config)
