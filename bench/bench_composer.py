@@ -15,7 +15,7 @@ from folkrnn.require import require_tensorflow
 
 
 def main(run: str = "tutorial") -> None:
-    require_tensorflow()
+    require_tensorflow()  # first, so that the Keras the imports below load starts quietly
     from folkrnn.composer import composer
     from folkrnn.model import load_step_model
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -23,12 +24,15 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import soundfile
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from folkrnn import abc_notation, engrave, listen, music, repeats, sound  # noqa: E402
+from test_listen import (abc_round_trip, assert_same_music, harmonics_and_attack,  # noqa: E402
+                         one_note)
 
 RATE = 22050
 
@@ -89,8 +93,6 @@ def renderers() -> dict[str, object]:
 
 
 def measure_sound(reel: music.Tune) -> None:
-    from test_listen import harmonics_and_attack, one_note
-
     pm = music.tune_to_midi(reel, bpm=sound.tune_tempo(reel).quarter_bpm)
     note = music.tune_to_midi(one_note(), bpm=120)
     seconds = pm.get_end_time()
@@ -117,8 +119,6 @@ def measure_sound(reel: music.Tune) -> None:
     print("\n### Notebook audio: the same reel\n")
     print("| format | size | bit rate | encode |")
     print("|---|---:|---:|---:|")
-    import soundfile
-
     for fmt, subtype, level in (("MP3", "MPEG_LAYER_III", 0.99), ("MP3", "MPEG_LAYER_III", 0.9),
                                 ("OGG", "VORBIS", 0.99), ("WAV", "PCM_16", None)):
         def encode():
@@ -157,10 +157,6 @@ def measure_engravers(archive: zipfile.ZipFile) -> None:
 
 
 def measure_repeats(archive: zipfile.ZipFile, every: int) -> None:
-    import shutil
-
-    from test_listen import abc_round_trip, assert_same_music
-
     names = sorted(n.split("/")[-1][:-4] for n in archive.namelist()
                    if n.endswith(".mid") and n.count("/") == 2 and "/MIDI/" in n)
     counts = dict.fromkeys(["tunes", "pickup", "repeats", "endings", "same", "checked"], 0)

@@ -23,7 +23,7 @@ TINY = Config(units=16, layers=1, melody_embedding=4, chord_embedding=4, positio
 @pytest.fixture(scope="module")
 def step_model():
     require_tensorflow()
-    from folkrnn.model import StepModel, build_model
+    from folkrnn.model import StepModel, build_model  # after require_tensorflow: quietly
 
     return StepModel(build_model(TINY), TINY)
 

@@ -2,8 +2,11 @@
 curves, tables from Config's own help texts, and no TensorFlow for notebook 01."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -11,8 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 
-from folkrnn import figures, tables  # noqa: E402
+from folkrnn import evaluate, figures, listen, metrics, tables  # noqa: E402
 from folkrnn.config import Config  # noqa: E402
 from folkrnn.music import HOLD, REST, Tune, onset, parse_chord  # noqa: E402
 
@@ -38,11 +42,9 @@ def busy_chords(bars: int = 16) -> Tune:
 
 
 def report() -> dict:
-    from folkrnn import evaluate as ev
-
-    metrics = dict.fromkeys(ev.METRIC_KEYS, 0.5)
-    return {"split": "test", "model": metrics,
-            "baselines": {n: metrics for n in ev.BASELINE_NAMES}}
+    scores = dict.fromkeys(evaluate.METRIC_KEYS, 0.5)
+    return {"split": "test", "model": scores,
+            "baselines": {n: scores for n in evaluate.BASELINE_NAMES}}
 
 
 HISTORY = [{"epoch": e, "loss": 6.0 if e == 1 else 1.0 + 1 / e,
@@ -81,8 +83,6 @@ def test_a_figure_shows_as_one_png_with_alt_text():
 
 
 def test_the_plots_live_in_figures_only():
-    from folkrnn import evaluate, listen, metrics
-
     assert not hasattr(listen, "plot_piano_roll")
     assert not hasattr(evaluate, "plot_report") and not hasattr(metrics, "plot_metrics")
 
@@ -105,8 +105,6 @@ def test_repeated_notes_are_separate_boxes_and_a_hold_extends_one():
 
 def test_chord_names_never_overlap_where_chords_change_quickly():
     fig = figures.plot_piano_roll(busy_chords())
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     renderer = FigureCanvasAgg(fig).get_renderer()
     fig.draw(renderer)
     boxes = [t.get_window_extent(renderer) for t in fig.axes[0].texts]
@@ -149,8 +147,6 @@ def test_plot_report_labels_its_axes():
 
 
 def test_plot_metrics_labels_every_panel():
-    from folkrnn import metrics
-
     c_major = [onset(p) for p in (60, 62, 64, 65, 67, 69, 71, 72)]
     generated = [tune_of(c_major * 2, ["C"] * 16)] * 2
     real = [tune_of(c_major[::-1] * 2, ["G"] * 16)] * 2
@@ -170,7 +166,7 @@ def test_table_shows_as_html_and_as_text():
 
 def test_knob_table_explains_every_knob_from_config_metadata():
     rows = {row[-4]: row for row in tables.knob_table(Config(units=7)).rows}
-    assert list(rows) == [f.name for f in __import__("dataclasses").fields(Config)]
+    assert list(rows) == [f.name for f in dataclasses.fields(Config)]
     assert rows["units"][-3:-1] == [7, Config().units]
     missing = [name for name, row in rows.items() if not row[-1]]
     assert not missing, f"Config fields without metadata['help']: {missing}"
@@ -184,9 +180,6 @@ def test_chord_step_counts_and_tune_bars():
 
 # --- notebook 01 stays light -----------------------------------------------------------------
 def test_notebook_01_helpers_do_not_import_tensorflow():
-    import json
-    from pathlib import Path
-
     notebook = Path(__file__).resolve().parents[1] / "notebooks" / "01_collect_data.ipynb"
     setup = next("".join(cell["source"]) for cell in json.loads(notebook.read_text())["cells"]
                  if cell["cell_type"] == "code" and "import" in "".join(cell["source"]))

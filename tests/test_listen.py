@@ -15,9 +15,13 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+import pretty_midi
 import pytest
+import soundfile
+from conftest import offline_zip
+from IPython.core.formatters import DisplayFormatter
 
-from folkrnn import abc_notation, engrave, listen, music, repeats, sound
+from folkrnn import abc_notation, cli, engrave, listen, music, repeats, sound
 from folkrnn.music import HOLD, REST, Tune, chord_class, onset, parse_chord
 
 matplotlib.use("Agg")
@@ -37,8 +41,6 @@ def require_tool(name: str) -> None:
 
 def real_tune(name: str) -> Tune:
     """A tune of the offline dataset copy, read straight from the zip archive."""
-    from conftest import offline_zip
-
     with zipfile.ZipFile(offline_zip()) as archive:
         data = archive.read(f"nottingham-dataset-master/MIDI/{name}.mid")
     return music.midi_to_tune(music.load_midi(data), name)
@@ -161,8 +163,6 @@ def test_a_jig_is_written_and_played_at_its_tempo(tmp_path):
     jig = real_tune("jigs1")
     assert "\nQ:3/8=110\n" in abc_notation.tune_to_abc(jig)
     listen.save_tune(jig, midi=tmp_path / "jig.mid", abc=tmp_path / "jig.abc", bpm=100)
-    import pretty_midi
-
     _, tempi = pretty_midi.PrettyMIDI(str(tmp_path / "jig.mid")).get_tempo_changes()
     assert tempi[0] == pytest.approx(150)  # 100 dotted quarters = 150 quarters a minute
     assert "Q:3/8=100" in (tmp_path / "jig.abc").read_text()
@@ -369,8 +369,6 @@ def test_verovio_draws_chord_symbols_repeats_and_endings():
     inline = shown._repr_html_()  # text/html, so that an HTML export keeps the <svg> inline
     assert inline.startswith('<div class="folkrnn-sheet-music" role="img" aria-label="Sheet music')
     assert "<svg" in inline and "<img" not in inline
-    from IPython.core.formatters import DisplayFormatter
-
     bundle, _ = DisplayFormatter().format(shown)
     assert bundle["text/plain"] == abc  # not the SVG a second time
     chord_symbols = re.findall(r'"([A-G][#b]?m?7?)"', abc)
@@ -427,8 +425,6 @@ def harmonics_and_attack(samples: np.ndarray, rate: int) -> tuple[float, float]:
 
 
 def decode(data: bytes) -> tuple[np.ndarray, int]:
-    import soundfile
-
     samples, rate = soundfile.read(io.BytesIO(data))
     return samples, rate
 
@@ -511,8 +507,6 @@ def test_pip_alone_gives_real_instruments_and_sheet_music(tmp_path):
 
 
 def test_doctor_names_the_backends_and_how_to_get_better_ones(monkeypatch, capsys):
-    from folkrnn import cli
-
     monkeypatch.setenv("FOLKRNN_NO_SYSTEM_TOOLS", "1")
     assert cli.main(["doctor"]) == 0
     out = capsys.readouterr().out
