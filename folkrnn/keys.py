@@ -3,8 +3,8 @@
 Explained in notebook 04_test_model: `key_name` checks the key a learner asks for, `spell` and
 `key_signature` write notes in a key (the ABC notation of `folkrnn.abc_notation`), and
 `estimate_key` finds the key of a melody by the Krumhansl–Schmuckler algorithm (the composer's
-cadences, the metrics). Below `folkrnn.music`, which names its chords and keys with these names;
-this module imports nothing else of the package.
+cadences, the metrics). A layer below `folkrnn.music`, which names its chords and keys with
+these names: of the package it imports only the error type.
 """
 from __future__ import annotations
 

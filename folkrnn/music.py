@@ -9,7 +9,7 @@ Explained in notebook 02_build_model. A `Tune` holds, for every 16th-note step:
 * the **meter** (from the time signatures), which gives each step its position in the bar.
 
 `midi_to_tune` reads a PrettyMIDI object (melody track + chord track) and `tune_to_midi` writes
-one back, such that ``midi_to_tune(tune_to_midi(t)) == t``.
+one back, such that ``midi_to_tune(tune_to_midi(t)) == t``. Note and key names: `folkrnn.keys`.
 """
 from __future__ import annotations
 
