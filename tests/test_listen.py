@@ -22,6 +22,7 @@ from conftest import offline_zip
 from IPython.core.formatters import DisplayFormatter
 
 from folkrnn import abc_notation, cli, engrave, listen, music, repeats, sound
+from folkrnn.errors import FolkRNNError
 from folkrnn.music import HOLD, REST, Tune, chord_class, onset, parse_chord
 
 matplotlib.use("Agg")
@@ -544,11 +545,11 @@ def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(sound.wave, "open", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(FolkRNNError, match="disk full"):  # one readable line, no traceback
         listen.save_tune(hand_built(), wav=tmp_path / "t.wav")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_save_tune_rejects_a_bad_tempo(tmp_path):
-    with pytest.raises(music.FolkRNNError, match="bpm"):
+    with pytest.raises(FolkRNNError, match="bpm"):
         listen.save_tune(hand_built(), midi=tmp_path / "t.mid", bpm=0)
