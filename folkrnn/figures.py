@@ -9,9 +9,9 @@ axes instead; one rule for all of ours keeps the notebook cells to one line each
 of how the network works (`folkrnn.teaching`) follow the same rule.
 
 Where each is taught: the collection (`plot_counts`, `plot_histogram`, `plot_piano_roll`) in
-notebook 01, the representation (`plot_vectors`) in 02, training (`plot_history`) in 03, and
-testing (`plot_report`, `plot_piano_rolls`, `plot_metrics`) in 04. Never imports TensorFlow
-(notebook 01 runs without it).
+notebook 01, the representation (`plot_vectors`) in 02, training (`plot_learning_rate`,
+`plot_history`) in 03, and testing (`plot_report`, `plot_piano_rolls`, `plot_metrics`) in 04.
+Never imports TensorFlow (notebook 01 runs without it).
 """
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ from folkrnn.evaluate import report_table
 from folkrnn.metrics import METRICS, metric_table
 
 __all__ = ["new_figure", "finish", "plot_counts", "plot_histogram", "plot_vectors",
-           "plot_piano_roll", "plot_piano_rolls", "plot_history", "plot_report", "plot_metrics"]
+           "plot_piano_roll", "plot_piano_rolls", "plot_learning_rate", "plot_history",
+           "plot_report", "plot_metrics"]
 
 
 class DescribedFigure(matplotlib.figure.Figure):
@@ -300,6 +301,19 @@ def _draw_history(ax, history, partial, first_epoch: float) -> None:
     ax.grid(alpha=0.3)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def plot_learning_rate(rates: Sequence[float], *, title: str = "Adam's step size, epoch by epoch"):
+    """The learning rate at the start of each epoch (``rates[0]``: epoch 1), e.g. the cosine
+    schedule of `model.learning_rate` read at the first step of every epoch. Explained in
+    notebook 03."""
+    fig, ax = new_figure(6, 3)
+    epochs = np.arange(1, len(rates) + 1)
+    ax.plot(epochs, rates, "o-", color="tab:green")
+    ax.set(title=title, xlabel="epoch", ylabel="learning rate", ylim=(0, 1.1 * max(rates)))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    return finish(fig)
 
 
 def plot_history(history: Sequence[Mapping[str, float]], *, title: str = "Training progress",

@@ -57,9 +57,11 @@ HISTORY = [{"epoch": e, "loss": 6.0 if e == 1 else 1.0 + 1 / e,
     lambda: figures.plot_piano_roll(repeated_g4()),
     lambda: figures.plot_piano_rolls({"a": repeated_g4(), "b": busy_chords(2)}),
     lambda: figures.plot_vectors(repeated_g4()),
+    lambda: figures.plot_learning_rate([3e-3, 2e-3, 1e-3]),
     lambda: figures.plot_history(HISTORY),
     lambda: figures.plot_report(report()),
-], ids=["counts", "histogram", "piano_roll", "piano_rolls", "vectors", "history", "report"])
+], ids=["counts", "histogram", "piano_roll", "piano_rolls", "vectors", "learning_rate", "history",
+        "report"])
 def test_every_plot_returns_a_closed_figure_with_labelled_axes(make):
     before = set(plt.get_fignums())
     fig = make()
