@@ -252,7 +252,7 @@ def training_lock(run_name: str) -> Iterator[None]:
     folder = run_dir(run_name)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle = open(folder / LOCK_FILE, "a+")
+        handle = open(folder / LOCK_FILE, "a+b", buffering=0)  # unbuffered: errors show here
     except OSError as error:
         raise _stopped(run_name, paths.WriteFailed(folder / LOCK_FILE, error)) from None
     try:
@@ -260,14 +260,13 @@ def training_lock(run_name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            holder = handle.read().decode(errors="replace").strip() or "another process"
             raise FolkRNNError(f"run {run_name!r} is busy: {holder} is training it; wait for it "
                                f"to finish (or stop it), or choose another --run name") from None
         try:
             handle.seek(0)
             handle.truncate()
-            handle.write(f"process {os.getpid()}")
-            handle.flush()
+            handle.write(f"process {os.getpid()}".encode())
         except OSError as error:
             raise _stopped(run_name, paths.WriteFailed(folder / LOCK_FILE, error)) from None
         yield
