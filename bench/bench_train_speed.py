@@ -54,13 +54,14 @@ def model_epochs(config: Config, epochs: int) -> tuple[EpochTimes, int, int]:
     first = batches.Batcher(tunes.train, names, config.seq_len, config.batch_size,
                             transpose=config.transpose, seed=config.seed).epoch(0)
     real = int(sum(b[2]["melody"].sum() for b in first[:count]))
-    model = build_model(config, steps_per_epoch=count)
+    validation, steps_per_batch = batches.validation_windows(tunes.valid, config.seq_len,
+                                                             config.batch_size, names=names)
+    model = build_model(config, steps_per_epoch=count, steps_per_batch=steps_per_batch)
     times = EpochTimes()
     model.fit(batches.training_windows(tunes.train, config.seq_len, config.batch_size,
                                        names=names, seed=config.seed, batches=count),
               steps_per_epoch=count, epochs=epochs, verbose=0, callbacks=[times],
-              validation_data=batches.validation_windows(tunes.valid, config.seq_len,
-                                                         config.batch_size, names=names))
+              validation_data=validation)
     return times, real, count
 
 

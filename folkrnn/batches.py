@@ -23,7 +23,7 @@ from typing import Iterator
 
 import numpy as np
 
-from folkrnn import inputs, music
+from folkrnn import inputs, keys
 from folkrnn.errors import FolkRNNError
 from folkrnn.music import Tune
 
@@ -40,12 +40,12 @@ def common_keys(tunes: list[Tune]) -> set[str]:
     return {key for key, n in counts.items() if n >= COMMON_KEY_SHARE * len(tunes)}
 
 
-def key_shifts(tune: Tune, keys: set[str]) -> list[int]:
+def key_shifts(tune: Tune, allowed: set[str]) -> list[int]:
     """The transpositions (semitones) that keep the melody in range and move the tune into one
-    of ``keys``; 0 (the tune as written) is always one of them."""
+    of the ``allowed`` keys; 0 (the tune as written) is always one of them."""
     low, high = tune.pitch_shift_range()
     return [s for s in range(max(low, -MAX_SHIFT), min(high, MAX_SHIFT) + 1)
-            if s == 0 or music.transpose_key(tune.key, s) in keys]
+            if s == 0 or keys.transpose_key(tune.key, s) in allowed]
 
 
 class Batcher:
@@ -59,10 +59,10 @@ class Batcher:
                  batch_size: int, *, transpose: bool = False, seed: int = 0):
         self.names, self.seq_len, self.batch_size, self.seed = names, seq_len, batch_size, seed
         self.arrays = [inputs.tune_arrays(t, names) for t in tunes]
-        self.keys = list(self.arrays[0]) if self.arrays else []
-        keys = common_keys(tunes)
-        self.shifts = [key_shifts(t, keys) if transpose else [0] for t in tunes]
-        self.moves = {k: inputs.moves_with(k) for k in self.keys}
+        self.columns = list(self.arrays[0]) if self.arrays else []  # inputs and targets
+        allowed = common_keys(tunes)
+        self.shifts = [key_shifts(t, allowed) if transpose else [0] for t in tunes]
+        self.moves = {k: inputs.moves_with(k) for k in self.columns}
         self.tables = inputs.shift_tables()
 
     def windows(self, rng: np.random.Generator | None) -> list[tuple[int, int, int, int]]:
@@ -97,7 +97,7 @@ class Batcher:
 
     def _batch(self, windows: list[tuple[int, int, int, int]]) -> Batch:
         length = self._length(max(end - start for _, start, end, _ in windows))
-        batch = {k: np.zeros((self.batch_size, length), np.int32) for k in self.keys}
+        batch = {k: np.zeros((self.batch_size, length), np.int32) for k in self.columns}
         weight = np.zeros((self.batch_size, length), np.float32)
         shift = np.zeros(self.batch_size, np.int64)
         for row, (tune, start, end, s) in enumerate(windows):
@@ -162,11 +162,13 @@ def training_windows(tunes: list[Tune], seq_len: int, batch_size: int, *,
 
 def validation_windows(tunes: list[Tune], seq_len: int, batch_size: int, *,
                        names: tuple[str, ...]):
-    """One pass over ``tunes``, not transposed, as a `tf.data.Dataset` (the same every time)."""
+    """One pass over ``tunes``, not transposed, as a `tf.data.Dataset` (the same every time),
+    and the mean number of real steps in its batches (for `model.StepLoss`)."""
     if not tunes:
         raise FolkRNNError("no validation tunes: run folkrnn prepare (or notebook 01) first")
     batches = Batcher(tunes, names, seq_len, batch_size).epoch(shuffle=False)
-    return _tf_dataset(lambda: iter(batches), names, batch_size, count=len(batches))
+    steps = sum(float(weights["melody"].sum()) for _, _, weights in batches) / len(batches)
+    return _tf_dataset(lambda: iter(batches), names, batch_size, count=len(batches)), steps
 
 
 def steps_per_epoch(tunes: list[Tune], seq_len: int, batch_size: int) -> int:

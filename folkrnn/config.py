@@ -19,6 +19,7 @@ from folkrnn.errors import FolkRNNError
 LIMITS = {"melody_embedding": 512, "chord_embedding": 512, "position_embedding": 512,
           "meter_embedding": 512, "form_embedding": 512, "layers": 8, "units": 2048, "seq_len": 2048,
           "batch_size": 2048, "epochs": 1000, "max_tunes": 100_000}
+MAX_SEED = 2**31 - 1  # seeds are 32-bit numbers, and training adds the epoch to its seed
 
 
 LR_SCHEDULES = ("cosine", "constant")
@@ -68,7 +69,7 @@ class Config:
     lr_schedule: str = knob("cosine", "how the step size changes: 'cosine' (falls to 5% by the "
                                       "last epoch) or 'constant'")
     clipnorm: float = knob(1.0, "gradients are rescaled to at most this norm")
-    epochs: int = knob(15, "passes over the training tunes (the cosine schedule ends with the "
+    epochs: int = knob(13, "passes over the training tunes (the cosine schedule ends with the "
                            "last)")
     patience: int = knob(4, "stop after this many epochs without a better validation loss "
                             "(0 = never)")
@@ -95,6 +96,8 @@ class Config:
         for name in ["max_tunes", "patience", "max_minutes", "seed"]:
             if getattr(self, name) < 0:
                 problems.append(f"{name}={getattr(self, name)} must not be negative")
+        if self.seed > MAX_SEED:
+            problems.append(f"seed={self.seed} must be at most {MAX_SEED}")
         if self.lr_schedule not in LR_SCHEDULES:
             problems.append(f"lr_schedule={self.lr_schedule!r} must be one of "
                             f"{', '.join(LR_SCHEDULES)}")

@@ -42,6 +42,8 @@ DEFAULT_BARS = 32  # length of a generated tune (four 8-bar parts)
 DEFAULT_TEMPERATURE = 0.8  # of the melody
 DEFAULT_CHORD_TEMPERATURE = 1.0
 DEFAULT_TOP_K = 10
+DEFAULT_TOP_P = 1.0
+DEFAULT_COPY_BIAS = math.inf  # a repeated part note for note
 DEFAULT_PRIME_BARS = 4  # bars of a prime tune the model continues
 MAX_BARS = 512  # longer requests are refused: they would take minutes and fill the screen
 MAX_STEPS = MAX_BARS * music.MAX_BAR_STEPS
@@ -49,14 +51,22 @@ MAX_STEPS = MAX_BARS * music.MAX_BAR_STEPS
 
 # --- sampling ----------------------------------------------------------------------------------
 def sample_event(logits: np.ndarray, temperature: float, top_k: int,
-                 rng: np.random.Generator) -> int:
+                 rng: np.random.Generator, top_p: float = 1.0) -> int:
     """Draw one index from ``softmax(logits / temperature)``, among the ``top_k`` likeliest
-    (0 = all). Logits of ``-inf`` are never drawn."""
+    (0 = all) and the fewest likeliest whose probabilities add up to ``top_p`` (nucleus
+    sampling; 1 = all). Logits of ``-inf`` are never drawn."""
     scaled = np.asarray(logits, np.float64) / temperature
     if 0 < top_k < len(scaled):
         cutoff = np.partition(scaled, -top_k)[-top_k]
         scaled[scaled < cutoff] = -np.inf
-    cumulative = np.exp(scaled - scaled.max()).cumsum()
+    probs = np.exp(scaled - scaled.max())
+    if top_p < 1.0:
+        order = np.argsort(-probs)
+        kept = np.cumsum(probs[order]) <= top_p * probs.sum()
+        kept[0] = True  # the likeliest always stays
+        kept[np.argmin(kept)] = True  # and the one that crosses top_p
+        probs[order[~kept]] = 0.0
+    cumulative = probs.cumsum()
     index = int(cumulative.searchsorted(rng.random() * cumulative[-1], side="right"))
     return min(index, len(scaled) - 1)
 
@@ -80,27 +90,38 @@ def one_blas_thread():
 class _Writer:
     """One tune being written step by step: the events so far, the LSTM state, the inputs."""
 
-    def __init__(self, step_model: "StepModel", plan: form_lib.Plan,
-                 rng: np.random.Generator, temperature: tuple[float, float], top_k: int):
-        self.model, self.plan, self.rng, self.top_k = step_model, plan, rng, top_k
+    def __init__(self, step_model: "StepModel", plan: form_lib.Plan, rng: np.random.Generator,
+                 temperature: tuple[float, float], top_k: int, top_p: float, copy_bias: float):
+        self.model, self.plan, self.rng = step_model, plan, rng
         self.melody_t, self.chord_t = temperature
+        self.top_k, self.top_p, self.copy_bias = top_k, top_p, copy_bias
         self.melody = np.zeros(len(plan.positions), np.int64)
         self.chords = np.zeros(len(plan.positions), np.int64)
         self.states = step_model.initial_state(1)
 
-    def write(self, t: int, chord: int | None = None, event: int | None = None) -> None:
-        """Write step t: the given chord and event, or ones drawn from the model."""
+    def write(self, t: int, chord: int | None = None, event: int | None = None,
+              prefer: tuple[int, int] | None = None) -> None:
+        """Write step t: the given chord and event, or ones drawn from the model; ``prefer``:
+        the (event, chord) of the part being repeated, whose logits get ``copy_bias`` more
+        (an infinite bias copies them)."""
         previous = (int(self.melody[t - 1]), int(self.chords[t - 1])) if t else (REST, NO_CHORD)
+        if prefer is not None and math.isinf(self.copy_bias):
+            chord = prefer[1] if chord is None else chord
+            event, prefer = prefer[0], None
         ids = inputs_at(self.melody, self.chords, self.plan, np.array([t]), self.model.inputs)
         hidden, self.states = self.model.step_ids(ids, self.states)
         if chord is None:
-            chord = sample_event(self.model.chord_logits(hidden)[0], self.chord_t, self.top_k,
-                                 self.rng)
+            logits = np.array(self.model.chord_logits(hidden)[0], np.float64)
+            if prefer is not None:
+                logits[prefer[1]] += self.copy_bias
+            chord = sample_event(logits, self.chord_t, self.top_k, self.rng, self.top_p)
         if event is None:
             logits = np.array(self.model.melody_logits(hidden, np.array([chord]))[0], np.float64)
+            if prefer is not None:
+                logits[prefer[0]] += self.copy_bias
             if previous[0] == REST:  # nothing to hold
                 logits[HOLD] = -np.inf
-            event = sample_event(logits, self.melody_t, self.top_k, self.rng)
+            event = sample_event(logits, self.melody_t, self.top_k, self.rng, self.top_p)
         elif event == HOLD and previous[0] == REST:
             event = REST  # a copied part that starts with a tie: nothing to hold here
         self.melody[t], self.chords[t] = event, chord
@@ -113,58 +134,53 @@ class _Writer:
 
 def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
                 temperature: tuple[float, float] = (1.0, 1.0), top_k: int = 0,
-                chords: np.ndarray | None = None, prime: Tune | None = None,
-                name: str | None = None, form: str = form_lib.FREE, ending_bars: int = 1,
-                candidates: int = 8) -> Tune:
+                top_p: float = 1.0, chords: np.ndarray | None = None,
+                prime: Tune | None = None, name: str | None = None, form: str = form_lib.FREE,
+                copy_bias: float = math.inf, ending_bars: int = 1, candidates: int = 8) -> Tune:
     """Sample a tune with the length and meters of ``layout`` (explained in notebook 04).
 
-    * ``temperature``: ``(melody, chord)``; ``top_k``: 0 = all events.
+    * ``temperature``: ``(melody, chord)``; ``top_k``: 0 = all events; ``top_p``: nucleus
+      sampling (1 = all events).
     * ``chords``: a chord class for every step: the chords are not sampled but given (with the
       factorised model the melody head sees exactly these chords). Prime steps keep their own.
     * ``prime``: its steps are fed in first (teacher forcing) and kept; sampling continues
       after them.
     * ``form``: ``free`` (the model writes every step) or part letters such as ``AABB``: the
       full bars are cut into that many equal parts. What the FORM imposes: (1) a part whose
-      letter came before is that part again, copied and fed to the model as if it had played
-      it, except its last ``ending_bars`` bar(s), which the model writes anew (a second
-      ending); (2) the last bar of every part is drawn up to ``candidates`` times until its
-      last note is the tonic or the dominant (the tonic for the tune's last bar); if no draw
-      ends the tune on the tonic, its last note is moved to the nearest tonic. Everything else,
-      repetition inside a part included, the model chose.
+      letter came before is played again: at each step the event and chord of the earlier
+      part get ``copy_bias`` more log-probability (``inf``: copied verbatim), except in its
+      last ``ending_bars`` bar(s), which the model writes anew (a second ending); (2) the last
+      bar of every part is drawn up to ``candidates`` times until its last note is the tonic
+      or the dominant (the tonic for the tune's last bar); if no draw ends the tune on the
+      tonic, its last note is moved to the nearest tonic. Everything else, repetition inside a
+      part included, the model chose.
 
     A hold right after a rest (or at the start) is impossible and never drawn. The same seed
     gives the same tune. The result goes through `music.normalise` (trailing silence dropped),
     and its ``key`` is the estimated one (`keys.estimate_key`). Arguments are trusted: user
     input is checked by `generate_tune`.
     """
-    with one_blas_thread():
-        return _sample(step_model, layout, seed, temperature, top_k, chords, prime, name, form,
-                       ending_bars, candidates)
-
-
-def _sample(step_model, layout, seed, temperature, top_k, chords, prime, name, form,
-            ending_bars, candidates) -> Tune:
     letters = form_lib.parse_form(form)
     primed = 0 if prime is None else len(prime)
     plan = form_lib.Plan.of(layout, pickup=prime is not None and form_lib.has_pickup(prime))
-    writer = _Writer(step_model, plan, np.random.default_rng(seed), temperature, top_k)
+    writer = _Writer(step_model, plan, np.random.default_rng(seed), temperature, top_k, top_p,
+                     copy_bias)
 
     def write_step(t: int, copy_from: int | None = None) -> None:
         if t < primed:
             writer.write(t, int(prime.chords[t]), int(prime.melody[t]))
             return
         given = int(chords[t]) if chords is not None else None
-        if copy_from is None:
-            writer.write(t, given)
-        else:
-            writer.write(t, given if given is not None else int(writer.chords[copy_from]),
-                         int(writer.melody[copy_from]))
+        prefer = None if copy_from is None else (int(writer.melody[copy_from]),
+                                                 int(writer.chords[copy_from]))
+        writer.write(t, given, prefer=prefer)
 
-    if letters and plan.total_bars >= len(letters):
-        _write_parts(writer, plan, letters, write_step, primed, ending_bars, candidates)
-    else:
-        for t in range(len(layout)):
-            write_step(t)
+    with one_blas_thread():
+        if letters and plan.total_bars >= len(letters):
+            _write_parts(writer, plan, letters, write_step, primed, ending_bars, candidates)
+        else:
+            for t in range(len(layout)):
+                write_step(t)
     tune = Tune(writer.melody, writer.chords, layout.meters, "C", name or f"generated-seed{seed}")
     tune = music.normalise(tune)
     tune.key = keys.estimate_key(tune)
@@ -368,7 +384,9 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
                   prime: str | Path | Tune | None = None,
                   temperature: float | tuple[float, float] = DEFAULT_TEMPERATURE,
                   chord_temperature: float | None = None, top_k: int = DEFAULT_TOP_K,
-                  seed: int = 0, form: str = form_lib.DEFAULT_FORM) -> Tune:
+                  top_p: float = DEFAULT_TOP_P, seed: int = 0,
+                  form: str = form_lib.DEFAULT_FORM, copy_bias: float = DEFAULT_COPY_BIAS
+                  ) -> Tune:
     """A new tune from a trained model (``folkrnn generate``; explained in notebook 04).
 
     ``step_model``: `model.load_step_model(run)`. ``form``: which 8-bar parts repeat
@@ -386,6 +404,11 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
     letters = form_lib.parse_form(form)
     if top_k < 0:
         raise FolkRNNError(f"top_k={top_k} must be 0 (all events) or a positive number")
+    if not 0 < top_p <= 1:
+        raise FolkRNNError(f"top_p={top_p} must be in (0, 1] (1 = all events)")
+    if not copy_bias >= 0:
+        raise FolkRNNError(f"copy_bias={copy_bias} must be 0 or more (inf: repeat parts "
+                           "note for note)")
     if key is not None:
         key = keys.key_name(key)
         if chords is not None:
@@ -405,5 +428,6 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
     layout = blank_tune(steps, _meters(meter, prime_tune))
     given = progression_steps(progression, layout) if progression is not None else None
     tune = sample_tune(step_model, layout, seed=seed, temperature=pair, top_k=top_k,
-                       chords=given, prime=prime_tune, form=form)
+                       top_p=top_p, chords=given, prime=prime_tune, form=form,
+                       copy_bias=copy_bias)
     return to_key(tune, key) if key is not None else tune

@@ -19,7 +19,7 @@ import h5py
 import keras
 import numpy as np
 
-from folkrnn import inputs, music, runs
+from folkrnn import inputs, music, pretrained, runs
 from folkrnn.config import Config
 from folkrnn.errors import FolkRNNError
 
@@ -36,10 +36,11 @@ def lstm_layer(units: int, name: str) -> keras.layers.Layer:
     return keras.layers.LSTM(units, return_sequences=True, name=name)
 
 
-def build_model(config: Config, *, compile: bool = True, steps_per_epoch: int = 1
-                ) -> keras.Model:
+def build_model(config: Config, *, compile: bool = True, steps_per_epoch: int = 1,
+                steps_per_batch: float | None = None) -> keras.Model:
     """The Keras model for ``config``, compiled for training unless ``compile=False``
-    (``steps_per_epoch``: for the learning-rate schedule, see `compile_model`).
+    (``steps_per_epoch``, ``steps_per_batch``: for the learning-rate schedule and the loss,
+    see `compile_model`).
 
     Inputs: a dict of int32 (batch, time) arrays, one per name of `inputs.input_keys(config)`.
     Outputs: ``{"melody": (batch, time, 36) logits, "chord": (batch, time, 37) logits}``.
@@ -62,7 +63,7 @@ def build_model(config: Config, *, compile: bool = True, steps_per_epoch: int = 
     melody = keras.layers.Dense(music.MELODY_SIZE, name="melody_logits")(x)
     model = keras.Model(tensors, {"melody": melody, "chord": chord}, name="folkrnn")
     if compile:
-        compile_model(model, config, steps_per_epoch)
+        compile_model(model, config, steps_per_epoch, steps_per_batch)
     return model
 
 
@@ -78,13 +79,41 @@ def learning_rate(config: Config, steps_per_epoch: int = 1):
         alpha=FINAL_LR_SHARE)
 
 
-def compile_model(model: keras.Model, config: Config, steps_per_epoch: int = 1) -> None:
+class StepLoss(keras.losses.Loss):
+    """Cross-entropy summed over a batch's real steps and divided by ``steps``, a fixed number:
+    the mean number of real steps in a validation batch.
+
+    Packed batches (`folkrnn.batches`) hold different numbers of real steps. A mean per batch
+    would weigh a step in a batch of short windows more than one in a full batch, and Keras's
+    validation loss, a mean over batches, would not be the NLL per step (0.49 where it was
+    0.59, measured). Divided by one fixed number, every real step weighs the same in the
+    gradient, and the validation loss is exactly the NLL per step.
+    """
+
+    def __init__(self, steps: float, name: str = "step_loss"):
+        super().__init__(name=name, reduction="sum")
+        self.steps = float(steps)
+
+    def call(self, y_true, y_pred):
+        return keras.losses.sparse_categorical_crossentropy(y_true, y_pred,
+                                                           from_logits=True) / self.steps
+
+    def get_config(self) -> dict:
+        return {"steps": self.steps, "name": self.name}
+
+
+def compile_model(model: keras.Model, config: Config, steps_per_epoch: int = 1,
+                  steps_per_batch: float | None = None) -> None:
     """Adam, and the loss: ``melody_loss_weight`` × melody cross-entropy + chord cross-entropy.
 
-    The losses and accuracies are averaged over real steps only: the dataset's sample weights
-    are 0 on the padding after a short window (``mean_with_sample_weight``).
+    The losses and accuracies count real steps only (the padding after a short window has
+    sample weight 0). With ``steps_per_batch`` (training: `StepLoss`) every real step weighs
+    the same; without it (one batch at a time, as notebook 03's hand-written step), the loss
+    is the mean over the batch's real steps.
     """
     def loss() -> keras.losses.Loss:
+        if steps_per_batch:
+            return StepLoss(steps_per_batch)
         return keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, reduction="mean_with_sample_weight")
 
@@ -106,7 +135,10 @@ def load_run(run_name: str, checkpoint: str = "best", *, compile: bool = True
     ``checkpoint`` is ``"best"`` (lowest validation loss; falls back to the last one) or
     ``"last"``. Safe to call while that run is still training: checkpoints are replaced
     atomically. ``compile=False`` skips the optimizer (enough to predict or sample).
+    ``runs.PRETRAINED_RUN`` is the model shipped with folkrnn (`folkrnn.pretrained`).
     """
+    if run_name == runs.PRETRAINED_RUN:
+        return pretrained.load_model(compile=compile)
     config = runs.read_config(run_name)
     path = runs.weights_file(run_name, checkpoint)
     model = build_model(config, compile=compile)
@@ -122,16 +154,20 @@ def load_run(run_name: str, checkpoint: str = "best", *, compile: bool = True
 
 
 def load_weights_strictly(model: keras.Model, path) -> None:
-    """``model.load_weights(path)``, but a file that lacks a layer of ``model`` is a ValueError.
+    """``model.load_weights(path)``, but a file that lacks some of the model's weights is a
+    ValueError (Keras itself only warns and leaves such a layer untrained).
 
-    (Keras itself only warns and leaves such a layer untrained.) A ``.weights.h5`` file keeps
-    each layer's variables under ``layers/<layer name>``.
+    A ``.weights.h5`` file keeps every layer's arrays under ``layers/``; the model and the file
+    must hold arrays of the same shapes.
     """
-    with h5py.File(path, "r") as stored:
-        saved = set(stored["layers"]) if "layers" in stored else set()
-    missing = [layer.name for layer in model.layers if layer.weights and layer.name not in saved]
-    if missing:
-        raise ValueError(f"no weights for layer(s) {', '.join(missing)}")
+    stored: list[tuple[int, ...]] = []
+    with h5py.File(path, "r") as weights:
+        weights.require_group("layers").visititems(
+            lambda _, item: stored.append(item.shape) if isinstance(item, h5py.Dataset) else None)
+    wanted = sorted(tuple(w.shape) for w in model.weights)
+    if sorted(stored) != wanted:
+        raise ValueError(f"it holds {len(stored)} weight arrays where the model has "
+                         f"{len(wanted)}, or of other shapes")
     model.load_weights(path)
 
 

@@ -61,20 +61,21 @@ def _train(config: Config, run_name: str, tunes: TuneSet | None, fresh: bool, ca
 
     keras.utils.set_random_seed(config.seed + state.epoch)
     batches = steps_per_epoch(train, config.seq_len, config.batch_size)
-    model = build_model(config, steps_per_epoch=batches)
+    names = input_keys(config)
+    validation, steps_per_batch = validation_windows(valid, config.seq_len, config.batch_size,
+                                                     names=names)
+    model = build_model(config, steps_per_epoch=batches, steps_per_batch=steps_per_batch)
     if state.epoch:
         _restore(model, run_name)
         print(f"run {run_name!r}: resuming after epoch {state.epoch}")
     print(f"training on {device()} ({batches} batches of {config.batch_size} windows per epoch)")
     checkpoints = Checkpoints(run_name, config, state, started)
-    names = input_keys(config)
     try:
         model.fit(training_windows(train, config.seq_len, config.batch_size, seed=config.seed,
                                    transpose=config.transpose, first_epoch=state.epoch,
                                    batches=batches, names=names),
                   steps_per_epoch=batches, epochs=config.epochs, initial_epoch=state.epoch,
-                  validation_data=validation_windows(valid, config.seq_len, config.batch_size,
-                                                     names=names),
+                  validation_data=validation,
                   shuffle=False, verbose=verbose,
                   callbacks=[checkpoints, *_tensorboard(run_name), *callbacks])
     except KeyboardInterrupt:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from folkrnn import batches, inputs, music
+from folkrnn import batches, inputs, keys
 from folkrnn.config import Config
 from folkrnn.errors import FolkRNNError
 
@@ -44,29 +44,26 @@ def test_batches_are_reproducible_with_a_seed_and_differ_between_epochs(tuneset)
 
 
 def test_transposition_moves_inputs_and_targets_together_into_common_keys(tuneset):
+    assert {"G", "D", "A"} <= batches.common_keys(tuneset.train)
+    assert not batches.common_keys(tuneset.train) & {"Eb", "C#", "Ab", "Bbm"}
     tunes = tuneset.train[:60]
-    keys = batches.common_keys(tuneset.train)
-    assert {"G", "D", "A"} <= keys and not keys & {"Eb", "C#", "Ab", "Bbm"}
-    batcher = batches.Batcher(tunes, NAMES, 10_000, len(tunes), transpose=True)
-    rng = np.random.default_rng(0)
-    windows = batcher.windows(rng)
-    assert len(windows) == len(tunes)  # one window per tune at this length
+    common = batches.common_keys(tunes)  # the batcher's: the keys of the tunes it is given
+    batcher = batches.Batcher(tunes, NAMES, 10_000, 1, transpose=True)
+    windows = batcher.windows(np.random.default_rng(0))
     assert len({shift for *_, shift in windows}) > 1
-    for tune, window in zip(tunes, windows):
-        assert window[3] in batches.key_shifts(tune, keys)
-        assert window[3] == 0 or music.transpose_key(tune.key, window[3]) in keys
-    (epoch,) = batcher.epoch(0)  # the same rows through the batch path, in packed order
-    inputs_, targets, weights = epoch
-    for row in range(len(tunes)):
-        n = int(weights["melody"][row].sum())
-        tune = next(t for t in tunes if len(t) == n and
-                    np.array_equal(music.is_onset(t.melody), music.is_onset(targets["melody"][row, :n])))
-        shift = int(targets["melody"][row, :n][music.is_onset(tune.melody)][0]
-                    - tune.melody[music.is_onset(tune.melody)][0])
-        np.testing.assert_array_equal(targets["melody"][row, :n], music.transpose_melody(tune.melody, shift))
-        np.testing.assert_array_equal(targets["chord"][row, :n], music.transpose_chords(tune.chords, shift))
-        np.testing.assert_array_equal(inputs_["next_chord"][row, :n], targets["chord"][row, :n])
-        np.testing.assert_array_equal(inputs_["melody"][row, 1:n], targets["melody"][row, :n - 1])
+    for index, start, end, shift in windows:
+        tune = tunes[index]
+        assert shift in batches.key_shifts(tune, common)
+        assert shift == 0 or keys.transpose_key(tune.key, shift) in common
+        inputs_, targets, weights = batcher._batch([(index, start, end, shift)])
+        n = end - start
+        assert weights["melody"][0].sum() == n
+        moved = tune.transpose(shift).slice(start, end) if start == 0 else None
+        if moved is not None:  # the whole tune from its start: compare with Tune.transpose
+            np.testing.assert_array_equal(targets["melody"][0, :n], moved.melody)
+            np.testing.assert_array_equal(targets["chord"][0, :n], moved.chords)
+        np.testing.assert_array_equal(inputs_["next_chord"][0, :n], targets["chord"][0, :n])
+        np.testing.assert_array_equal(inputs_["melody"][0, 1:n], targets["melody"][0, :n - 1])
 
 
 def test_training_windows_make_an_endless_tf_dataset(tuneset):
@@ -75,9 +72,10 @@ def test_training_windows_make_an_endless_tf_dataset(tuneset):
     first_inputs, _, weights = next(iter(data))
     assert first_inputs["melody"].shape[0] == 4 and weights["melody"].dtype.name == "float32"
     assert len(list(data.take(7))) == 7  # endless
-    valid = batches.validation_windows(tunes, 16, 4, names=NAMES)
-    assert int(valid.cardinality()) == len(list(batches.batch_windows(tunes, 16, 4, names=NAMES,
-                                                                      shuffle=False)))
+    valid, steps_per_batch = batches.validation_windows(tunes, 16, 4, names=NAMES)
+    epoch = list(batches.batch_windows(tunes, 16, 4, names=NAMES, shuffle=False))
+    assert int(valid.cardinality()) == len(epoch)
+    assert steps_per_batch * len(epoch) == sum(len(t) for t in tunes)  # every real step once
 
 
 def test_no_tunes_is_a_clear_error():

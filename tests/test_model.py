@@ -162,3 +162,17 @@ def test_a_model_looking_back_fewer_bars_trains_on_its_own_inputs(lookback):
     model = build_model(config)
     loss = model.train_on_batch(inputs, targets, sample_weight=weights)
     assert np.isfinite(loss).all()
+
+
+def test_the_lstm_stays_inside_cudnns_conditions():
+    """On a GPU, Keras runs the LSTM with cuDNN only under these conditions (keras.layers.LSTM's
+    documentation); outside them it falls back to a slow generic loop, silently."""
+    model = build_model(Config(), compile=False)
+    lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+    assert lstms
+    for layer in lstms:
+        assert layer.use_cudnn in ("auto", True)
+        assert layer.cell.activation is keras.activations.tanh
+        assert layer.cell.recurrent_activation is keras.activations.sigmoid
+        assert layer.recurrent_dropout == 0 and not layer.unroll and layer.cell.use_bias
+    assert not any(getattr(layer, "mask_zero", False) for layer in model.layers)  # no masks
