@@ -53,10 +53,10 @@ def model_epochs(config: Config, epochs: int) -> tuple[EpochTimes, int, int]:
     count = batches.steps_per_epoch(tunes.train, config.seq_len, config.batch_size)
     first = batches.Batcher(tunes.train, names, config.seq_len, config.batch_size,
                             transpose=config.transpose, seed=config.seed).epoch(0)
-    real = int(sum(b[2]["melody"].sum() for b in first[:count]))
-    validation, steps_per_batch = batches.validation_windows(tunes.valid, config.seq_len,
-                                                             config.batch_size, names=names)
-    model = build_model(config, steps_per_epoch=count, steps_per_batch=steps_per_batch)
+    real = int(sum((b[2]["melody"] > 0).sum() for b in first[:count]))
+    validation = batches.validation_windows(tunes.valid, config.seq_len, config.batch_size,
+                                            names=names)
+    model = build_model(config, steps_per_epoch=count)
     times = EpochTimes()
     model.fit(batches.training_windows(tunes.train, config.seq_len, config.batch_size,
                                        names=names, seed=config.seed, batches=count),

@@ -14,6 +14,11 @@ Explained in notebook 02_build_model (windows) and 03_train_model (feeding the n
   which left a fifth of every epoch's arithmetic on padding (BENCHMARKS.md). Rows of weight 0
   fill up the last batch, so every batch has ``batch_size`` rows: one batch shape that
   TensorFlow compiles once (a varying batch size made epochs twice as slow).
+* **Weights**: packed batches hold different numbers of real steps, so a real step's sample
+  weight is 1 / (the epoch's mean number of real steps per batch), and the model's loss sums
+  (`model.compile_model`): every step weighs the same, and the mean of the batches' losses,
+  which Keras reports, is the NLL per step. (A mean per batch read 0.49 where the NLL per
+  step was 0.59: short-window batches counted as much as full ones.)
 """
 from __future__ import annotations
 
@@ -90,26 +95,27 @@ class Batcher:
         windows.sort(key=lambda w: -self._length(w[2] - w[1]))  # stable: random within a length
         groups = [windows[i:i + self.batch_size] for i in range(0, len(windows), self.batch_size)]
         order = rng.permutation(len(groups)) if rng is not None else range(len(groups))
-        return [self._batch(groups[i]) for i in order]
+        per_batch = sum(end - start for _, start, end, _ in windows) / len(groups)
+        return [self._batch(groups[i], 1.0 / per_batch) for i in order]
 
     def _length(self, steps: int) -> int:
         return min(self.seq_len, -(-steps // LENGTH_STEP) * LENGTH_STEP)
 
-    def _batch(self, windows: list[tuple[int, int, int, int]]) -> Batch:
+    def _batch(self, windows: list[tuple[int, int, int, int]], weight: float = 1.0) -> Batch:
         length = self._length(max(end - start for _, start, end, _ in windows))
         batch = {k: np.zeros((self.batch_size, length), np.int32) for k in self.columns}
-        weight = np.zeros((self.batch_size, length), np.float32)
+        weights = np.zeros((self.batch_size, length), np.float32)
         shift = np.zeros(self.batch_size, np.int64)
         for row, (tune, start, end, s) in enumerate(windows):
             for key, values in self.arrays[tune].items():
                 batch[key][row, :end - start] = values[start:end]
-            weight[row, :end - start], shift[row] = 1, s
+            weights[row, :end - start], shift[row] = weight, s
         if shift.any():  # transpose every row at once, by table lookup
             for key, kind in self.moves.items():
                 if kind is not None:
                     batch[key] = self.tables[kind][shift[:, None] + 12, batch[key]]
         targets = {k: batch[t] for k, t in inputs.TARGETS.items()}
-        return ({k: batch[k] for k in self.names}, targets, {k: weight for k in targets})
+        return ({k: batch[k] for k in self.names}, targets, {k: weights for k in targets})
 
 
 def batch_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, names: tuple[str, ...],
@@ -162,13 +168,11 @@ def training_windows(tunes: list[Tune], seq_len: int, batch_size: int, *,
 
 def validation_windows(tunes: list[Tune], seq_len: int, batch_size: int, *,
                        names: tuple[str, ...]):
-    """One pass over ``tunes``, not transposed, as a `tf.data.Dataset` (the same every time),
-    and the mean number of real steps in its batches (for `model.StepLoss`)."""
+    """One pass over ``tunes``, not transposed, as a `tf.data.Dataset` (the same every time)."""
     if not tunes:
         raise FolkRNNError("no validation tunes: run folkrnn prepare (or notebook 01) first")
     batches = Batcher(tunes, names, seq_len, batch_size).epoch(shuffle=False)
-    steps = sum(float(weights["melody"].sum()) for _, _, weights in batches) / len(batches)
-    return _tf_dataset(lambda: iter(batches), names, batch_size, count=len(batches)), steps
+    return _tf_dataset(lambda: iter(batches), names, batch_size, count=len(batches))
 
 
 def steps_per_epoch(tunes: list[Tune], seq_len: int, batch_size: int) -> int:

@@ -36,11 +36,10 @@ def lstm_layer(units: int, name: str) -> keras.layers.Layer:
     return keras.layers.LSTM(units, return_sequences=True, name=name)
 
 
-def build_model(config: Config, *, compile: bool = True, steps_per_epoch: int = 1,
-                steps_per_batch: float | None = None) -> keras.Model:
+def build_model(config: Config, *, compile: bool = True, steps_per_epoch: int = 1
+                ) -> keras.Model:
     """The Keras model for ``config``, compiled for training unless ``compile=False``
-    (``steps_per_epoch``, ``steps_per_batch``: for the learning-rate schedule and the loss,
-    see `compile_model`).
+    (``steps_per_epoch``: for the learning-rate schedule, see `compile_model`).
 
     Inputs: a dict of int32 (batch, time) arrays, one per name of `inputs.input_keys(config)`.
     Outputs: ``{"melody": (batch, time, 36) logits, "chord": (batch, time, 37) logits}``.
@@ -63,7 +62,7 @@ def build_model(config: Config, *, compile: bool = True, steps_per_epoch: int = 
     melody = keras.layers.Dense(music.MELODY_SIZE, name="melody_logits")(x)
     model = keras.Model(tensors, {"melody": melody, "chord": chord}, name="folkrnn")
     if compile:
-        compile_model(model, config, steps_per_epoch, steps_per_batch)
+        compile_model(model, config, steps_per_epoch)
     return model
 
 
@@ -79,43 +78,16 @@ def learning_rate(config: Config, steps_per_epoch: int = 1):
         alpha=FINAL_LR_SHARE)
 
 
-class StepLoss(keras.losses.Loss):
-    """Cross-entropy summed over a batch's real steps and divided by ``steps``, a fixed number:
-    the mean number of real steps in a validation batch.
-
-    Packed batches (`folkrnn.batches`) hold different numbers of real steps. A mean per batch
-    would weigh a step in a batch of short windows more than one in a full batch, and Keras's
-    validation loss, a mean over batches, would not be the NLL per step (0.49 where it was
-    0.59, measured). Divided by one fixed number, every real step weighs the same in the
-    gradient, and the validation loss is exactly the NLL per step.
-    """
-
-    def __init__(self, steps: float, name: str = "step_loss"):
-        super().__init__(name=name, reduction="sum")
-        self.steps = float(steps)
-
-    def call(self, y_true, y_pred):
-        return keras.losses.sparse_categorical_crossentropy(y_true, y_pred,
-                                                           from_logits=True) / self.steps
-
-    def get_config(self) -> dict:
-        return {"steps": self.steps, "name": self.name}
-
-
-def compile_model(model: keras.Model, config: Config, steps_per_epoch: int = 1,
-                  steps_per_batch: float | None = None) -> None:
+def compile_model(model: keras.Model, config: Config, steps_per_epoch: int = 1) -> None:
     """Adam, and the loss: ``melody_loss_weight`` × melody cross-entropy + chord cross-entropy.
 
-    The losses and accuracies count real steps only (the padding after a short window has
-    sample weight 0). With ``steps_per_batch`` (training: `StepLoss`) every real step weighs
-    the same; without it (one batch at a time, as notebook 03's hand-written step), the loss
-    is the mean over the batch's real steps.
+    The loss is a weighted SUM over the batch: the batches' sample weights (`folkrnn.batches`)
+    are 0 on padding and 1 / (the mean number of real steps per batch) on real steps, so every
+    real step weighs the same, and the loss Keras reports (a mean over batches) is the mean
+    NLL per step. The accuracies count real steps only.
     """
     def loss() -> keras.losses.Loss:
-        if steps_per_batch:
-            return StepLoss(steps_per_batch)
-        return keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, reduction="mean_with_sample_weight")
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
 
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate(config, steps_per_epoch),

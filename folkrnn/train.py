@@ -62,9 +62,8 @@ def _train(config: Config, run_name: str, tunes: TuneSet | None, fresh: bool, ca
     keras.utils.set_random_seed(config.seed + state.epoch)
     batches = steps_per_epoch(train, config.seq_len, config.batch_size)
     names = input_keys(config)
-    validation, steps_per_batch = validation_windows(valid, config.seq_len, config.batch_size,
-                                                     names=names)
-    model = build_model(config, steps_per_epoch=batches, steps_per_batch=steps_per_batch)
+    validation = validation_windows(valid, config.seq_len, config.batch_size, names=names)
+    model = build_model(config, steps_per_epoch=batches)
     if state.epoch:
         _restore(model, run_name)
         print(f"run {run_name!r}: resuming after epoch {state.epoch}")
