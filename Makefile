@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/0*.ipynb))
 
-.PHONY: install lab system-deps tutorial test bench screenshots clean
+.PHONY: install lab system-deps tutorial test bench screenshots pretrained clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ screenshots: $(STAMP)  ## whole-page screenshots of build/notebooks in headless 
 
 bench: $(STAMP)  ## the benchmarks in bench/ (figures go into BENCHMARKS.md)
 	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+# The shipped model (folkrnn/pretrained.py): the default config from scratch (seed 0), all its
+# epochs (max_minutes=0: where it stops doesn't depend on the machine's speed), then scored and
+# exported into folkrnn/pretrained-model/. FOLKRNN_SMOKE is cleared: never the tiny preset.
+pretrained: $(STAMP)  ## retrain the shipped model (~10 min), export it into folkrnn/pretrained-model
+	$(BIN)/folkrnn download
+	FOLKRNN_SMOKE= $(BIN)/folkrnn train --run pretrained-build --fresh --set max_minutes=0
+	FOLKRNN_SMOKE= $(BIN)/python -m folkrnn.pretrained --from-run pretrained-build
 
 clean:
 	rm -rf build outputs

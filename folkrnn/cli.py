@@ -140,8 +140,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="start over instead of resuming")
     p.set_defaults(func=_train)
 
+    from folkrnn.runs import PRETRAINED_RUN  # here, as below: see main on printing imports
+
+    shipped = f"{RUN_HELP}, or {PRETRAINED_RUN!r}: the model shipped with folkrnn (no training)"
     p = sub.add_parser("evaluate", help="NLL and accuracy on held-out tunes, with baselines")
-    p.add_argument("--run", required=True, help=RUN_HELP)
+    p.add_argument("--run", required=True, help=shipped)
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_evaluate)
@@ -150,7 +153,7 @@ def parser() -> argparse.ArgumentParser:
     from folkrnn.generate import DEFAULT_CHORD_TEMPERATURE, DEFAULT_TEMPERATURE, DEFAULT_TOP_K
 
     p = sub.add_parser("generate", help="write a new tune with a trained model")
-    p.add_argument("--run", required=True, help=RUN_HELP)
+    p.add_argument("--run", required=True, help=shipped)
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, help="length in 16th-note steps")
     length.add_argument("--bars", type=int, help="length in bars")

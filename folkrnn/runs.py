@@ -40,6 +40,7 @@ BEST_WEIGHTS, LAST_WEIGHTS = "best.weights.h5", "last.weights.h5"
 HISTORY_FILE, LOG_DIR, LOCK_FILE = "history.csv", "logs", ".lock"
 RUN_FILES = (CONFIG_FILE, VOCAB_FILE, BEST_WEIGHTS, LAST_WEIGHTS, STATE_FILE, HISTORY_FILE)
 EXTENDABLE = ("epochs", "patience", "max_minutes")  # may change when a run is resumed
+PRETRAINED_RUN = "pretrained"  # the model shipped with folkrnn (`folkrnn.pretrained`), not a folder
 
 History = list[dict[str, float]]  # one dict per epoch: {"epoch": 1, "loss": ..., ...}
 
@@ -249,6 +250,9 @@ def training_lock(run_name: str) -> Iterator[None]:
     An OS file lock (``flock``): the kernel releases it when the process ends, even after
     ``kill -9``, so a crashed run never leaves it stuck.
     """
+    if run_name == PRETRAINED_RUN:
+        raise FolkRNNError(f"--run {PRETRAINED_RUN} is the model shipped with folkrnn, which "
+                           "always wins under that name: train under another name, e.g. --run mine")
     folder = run_dir(run_name)
     try:
         folder.mkdir(parents=True, exist_ok=True)
