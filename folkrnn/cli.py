@@ -20,10 +20,13 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Callable
 
+from folkrnn import paths
 from folkrnn.errors import FolkRNNError
 
 TUTORIAL_RUN = "tutorial"  # the run notebooks 03 and 04 train and read
+BPM_RANGE = (20, 400)  # beats a minute of a tune to play or dance to (MIDI stores no less than 4)
 RUN_HELP = f"run name, a folder under runs/ (the notebooks' run is called {TUTORIAL_RUN!r})"
 
 
@@ -34,15 +37,39 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def finite_float(text: str) -> float:
-    """An argparse type: a finite number (``nan`` and ``inf`` are refused)."""
+def number(kind: type, least: float | None = None, most: float | None = None, *,
+           above: float | None = None) -> Callable[[str], float]:
+    """An argparse type: a finite number of ``kind`` (int or float), at least ``least`` (or more
+    than ``above``) and at most ``most``; anything else is one line that names the range."""
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if ((least is not None and value < least) or (above is not None and value <= above)
+                or (most is not None and value > most)):
+            low = f"from {least}" if least is not None else f"above {above}"
+            high = f" to {most}" if most is not None else ""
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give a number {low}{high}")
+        return value
+    return parse
+
+
+def copy_bias(text: str) -> float:
+    """An argparse type: ``inf`` (a repeated part note for note) or a number from 0."""
+    return math.inf if text.strip().lower() == "inf" else number(float, 0)(text)
+
+
+def run_name(text: str) -> str:
+    """An argparse type: a run name (`paths.run_dir` says which are valid)."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
+        paths.run_dir(text)
+    except FolkRNNError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def check_writable(path: str | None) -> None:
@@ -107,8 +134,8 @@ def _generate(args: argparse.Namespace) -> None:
     tune = generate_tune(load_step_model(args.run), steps=args.steps, bars=args.bars,
                          seed=args.seed, temperature=args.temperature,
                          chord_temperature=args.chord_temperature, top_k=args.top_k,
-                         meter=args.meter, key=args.key, chords=args.chords, prime=args.prime,
-                         form=args.form)
+                         top_p=args.top_p, meter=args.meter, key=args.key, chords=args.chords,
+                         prime=args.prime, form=args.form, copy_bias=args.copy_bias)
     written = save_tune(tune, midi=args.out, abc=args.abc, wav=args.wav, bpm=args.bpm)
     for path in written:
         print(f"wrote {path}")
@@ -134,7 +161,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_prepare)
 
     p = sub.add_parser("train", help="train a model into runs/NAME (resumes if interrupted)")
-    p.add_argument("--run", required=True, help=RUN_HELP)
+    p.add_argument("--run", required=True, type=run_name, help=RUN_HELP)
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a hyperparameter, e.g. --set units=128 (repeatable)")
     p.add_argument("--fresh", action="store_true", help="start over instead of resuming")
@@ -144,36 +171,50 @@ def parser() -> argparse.ArgumentParser:
 
     shipped = f"{RUN_HELP}, or {PRETRAINED_RUN!r}: the model shipped with folkrnn (no training)"
     p = sub.add_parser("evaluate", help="NLL and accuracy on held-out tunes, with baselines")
-    p.add_argument("--run", required=True, help=shipped)
+    p.add_argument("--run", required=True, type=run_name, help=shipped)
     p.add_argument("--split", default="test", choices=["train", "valid", "test"])
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_evaluate)
 
     from folkrnn.form import DEFAULT_FORM
+    from folkrnn.config import MAX_SEED
     from folkrnn.generate import DEFAULT_CHORD_TEMPERATURE, DEFAULT_TEMPERATURE, DEFAULT_TOP_K
+    from folkrnn.generate import DEFAULT_COPY_BIAS, DEFAULT_TOP_P
+    from folkrnn.generate import MAX_BARS, MAX_STEPS
 
     p = sub.add_parser("generate", help="write a new tune with a trained model")
-    p.add_argument("--run", required=True, help=shipped)
+    p.add_argument("--run", required=True, type=run_name, help=shipped)
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, help="length in 16th-note steps")
-    length.add_argument("--bars", type=int, help="length in bars")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same tune)")
-    p.add_argument("--temperature", type=finite_float, default=DEFAULT_TEMPERATURE,
+    length.add_argument("--steps", type=number(int, 1, MAX_STEPS),
+                        help=f"length in 16th-note steps (1 to {MAX_STEPS})")
+    length.add_argument("--bars", type=number(int, 1, MAX_BARS),
+                        help=f"length in bars (1 to {MAX_BARS})")
+    p.add_argument("--seed", type=number(int, 0, MAX_SEED), default=0,
+                   help="random seed (same seed, same tune)")
+    p.add_argument("--temperature", type=number(float, above=0), default=DEFAULT_TEMPERATURE,
                    help="sampling temperature of the melody (> 0; lower is safer; default "
                    f"{DEFAULT_TEMPERATURE:g})")
-    p.add_argument("--chord-temperature", type=finite_float, default=DEFAULT_CHORD_TEMPERATURE,
+    p.add_argument("--chord-temperature", type=number(float, above=0),
+                   default=DEFAULT_CHORD_TEMPERATURE,
                    help="sampling temperature of the chords "
                    f"(default {DEFAULT_CHORD_TEMPERATURE:g})")
-    p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K,
+    p.add_argument("--top-k", type=number(int, 0), default=DEFAULT_TOP_K,
                    help=f"sample among the k likeliest (0 = all; default {DEFAULT_TOP_K})")
+    p.add_argument("--top-p", type=number(float, above=0, most=1), default=DEFAULT_TOP_P,
+                   help="sample among the likeliest events that make up this probability "
+                   f"(nucleus sampling; 1 = all; default {DEFAULT_TOP_P:g})")
     p.add_argument("--form", default=DEFAULT_FORM,
                    help="which 8-bar parts repeat, e.g. AABB (default), AB, AABA, ABC, or free "
                    "(the model alone decides)")
+    p.add_argument("--copy-bias", type=copy_bias, default=DEFAULT_COPY_BIAS,
+                   help="how strongly a repeated part follows the earlier one: nats added to "
+                   "its notes' log-probability (0 = not at all, inf = note for note; default "
+                   f"{DEFAULT_COPY_BIAS:g})")
     p.add_argument("--meter", help="time signature, e.g. 6/8")
     p.add_argument("--key", help="key of the output, e.g. D or Em")
     p.add_argument("--chords", help='chord progression, one per bar, e.g. "G D Em C"')
     p.add_argument("--prime", help="MIDI file, or test:NAME for a held-out tune, to continue")
-    p.add_argument("--bpm", type=finite_float,
+    p.add_argument("--bpm", type=number(float, *BPM_RANGE),
                    help="beats a minute of the written files (a jig's beat is a dotted quarter; "
                    "default by meter: 110 for jigs, 120 for reels)")
     p.add_argument("--out", required=True, help="MIDI file to write")
@@ -203,6 +244,11 @@ def _run(args: argparse.Namespace, stdout) -> int:
         args.func(args)
     except FolkRNNError as error:
         print(f"folkrnn {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # the machine's, not ours: a file or folder that can't be used
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"folkrnn {args.command}: error: {error.strerror or error}{where}; check the path, "
+              "its permissions and the free space", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"folkrnn {args.command}: interrupted; run the same command again to resume",

@@ -31,11 +31,12 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from tqdm.auto import tqdm
 
 from folkrnn.errors import FolkRNNError
-from folkrnn.paths import data_dir
+from folkrnn.paths import PROJECT_DIR, data_dir
 
 # commit 0992bb6 of jukedeck/nottingham-dataset
 DEFAULT_URL = "https://github.com/jukedeck/nottingham-dataset/archive/refs/heads/master.zip"
 URL_ENV = "FOLKRNN_DATA_URL"
+TEST_ZIP_ENV = "FOLKRNN_TEST_ZIP"  # the tests' offline copy (`dataset_zip`)
 MIDI_DIGEST = "62e61e21ed2a22bd9d70cb1b2c38f67423b2af0c261fb059c2bd09adb585e285"
 MIDI_COUNT = 1034
 ZIP_NAME = "nottingham-dataset-master.zip"
@@ -86,26 +87,59 @@ def download_dataset(url: str | None = None, dest: Path | None = None, *,
     if _is_complete(target):
         _say(progress, f"the Nottingham dataset is already downloaded: {target / 'MIDI'}")
         return target / "MIDI"
+    _, files, source = _fetch_verified(url, dest, progress)
+    _install(files, target, source)
+    _say(progress, f"extracted {len(files)} MIDI files into {target / 'MIDI'}")
+    return target / "MIDI"
 
+
+def fetch_archive(url: str | None = None, dest: Path | None = None, *,
+                  progress: bool = True) -> Path:
+    """The verified zip ``dest/nottingham-dataset-master.zip``, downloaded first (as
+    `download_dataset` does) if it isn't there; not extracted. For tools that read the tunes
+    straight from the archive (the tests, ``bench/bench_listen.py``)."""
+    return _fetch_verified(url, Path(dest) if dest is not None else data_dir(), progress)[0]
+
+
+def dataset_zip(*, progress: bool = True) -> Path:
+    """The dataset archive for tools that read the tunes from it as is (the tests,
+    ``bench/bench_listen.py``): ``$FOLKRNN_TEST_ZIP``, else the local file ``$FOLKRNN_DATA_URL``
+    names, else the zip in the project's ``data/`` folder, fetched there first
+    (`fetch_archive`: from ``$FOLKRNN_DATA_URL`` or GitHub) if it isn't there yet."""
+    if os.environ.get(TEST_ZIP_ENV):
+        path = Path(os.environ[TEST_ZIP_ENV]).expanduser()
+        if not path.is_file():
+            raise FolkRNNError(f"{TEST_ZIP_ENV}={path}: no such file; give the path of "
+                               f"{ZIP_NAME}, or unset it to download the dataset")
+        return path
+    url = os.environ.get(URL_ENV)
+    if url and urllib.parse.urlparse(url).scheme.lower() in ("file", ""):
+        local = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path)).expanduser()
+        if local.is_file():
+            return local
+    return fetch_archive(url, PROJECT_DIR / "data", progress=progress)
+
+
+def _fetch_verified(url: str | None, dest: Path, progress: bool
+                    ) -> tuple[Path, dict[str, bytes], str]:
+    """The zip in ``dest`` (downloaded from ``url`` if missing), its verified MIDI files and
+    where they came from."""
     dest.mkdir(parents=True, exist_ok=True)
     zip_path = dest / ZIP_NAME
     if zip_path.exists():
         _say(progress, f"using {zip_path}")
-        source = str(zip_path)
-        files = _read_midi(zip_path, source, fix=f"delete or replace {zip_path}, then run again")
-    else:
-        source = url or os.environ.get(URL_ENV) or DEFAULT_URL
-        tmp = dest / f".{ZIP_NAME}.{uuid.uuid4().hex}.part"
-        try:
-            _fetch(source, tmp, zip_path, progress)
-            files = _read_midi(tmp, f"the file downloaded from {source}", fix=_retry(zip_path))
-            os.replace(tmp, zip_path)  # keep the verified archive: later runs need no network
-        finally:
-            tmp.unlink(missing_ok=True)
-
-    _install(files, target, source)
-    _say(progress, f"extracted {len(files)} MIDI files into {target / 'MIDI'}")
-    return target / "MIDI"
+        files = _read_midi(zip_path, str(zip_path),
+                           fix=f"delete or replace {zip_path}, then run again")
+        return zip_path, files, str(zip_path)
+    source = url or os.environ.get(URL_ENV) or DEFAULT_URL
+    tmp = dest / f".{ZIP_NAME}.{uuid.uuid4().hex}.part"
+    try:
+        _fetch(source, tmp, zip_path, progress)
+        files = _read_midi(tmp, f"the file downloaded from {source}", fix=_retry(zip_path))
+        os.replace(tmp, zip_path)  # keep the verified archive: later runs need no network
+    finally:
+        tmp.unlink(missing_ok=True)
+    return zip_path, files, source
 
 
 def _say(progress: bool, message: str) -> None:

@@ -1,8 +1,11 @@
-"""Shared fixtures: the offline copy of the dataset, downloaded once per test session."""
+"""Shared fixtures and helpers: the dataset (prepared once per session), the folkrnn command."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -26,14 +29,35 @@ def environment(**variables: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
+@functools.cache
 def offline_zip() -> Path:
-    """The offline dataset copy (FOLKRNN_TEST_ZIP, else ../shared/data beside the checkout)."""
-    default = Path(__file__).resolve().parents[2] / "shared/data/nottingham-dataset-master.zip"
-    path = Path(os.environ.get("FOLKRNN_TEST_ZIP") or default)
-    if not path.is_file():
-        pytest.fail(f"the offline dataset copy is missing at {path}: set FOLKRNN_TEST_ZIP to "
-                    "the path of nottingham-dataset-master.zip")
-    return path
+    """The dataset zip the tests read: FOLKRNN_TEST_ZIP, else the file FOLKRNN_DATA_URL names,
+    else the one in data/, downloaded there first as `folkrnn download` does
+    (`download.dataset_zip`)."""
+    from folkrnn.download import dataset_zip
+    from folkrnn.errors import FolkRNNError
+
+    try:
+        return dataset_zip(progress=False)
+    except FolkRNNError as error:
+        pytest.fail(f"the tests need the Nottingham dataset zip: {error}")
+
+
+def folkrnn(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run ``folkrnn ARGS`` in a fresh process with FOLKRNN_HOME=home and smoke settings."""
+    environment = dict(os.environ, FOLKRNN_HOME=str(home), FOLKRNN_SMOKE="1", **env)
+    environment.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user runs it: the CLI must quieten TF
+    return subprocess.run([sys.executable, "-m", "folkrnn.cli", *args], env=environment,
+                          capture_output=True, text=True, timeout=600)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """The command failed with one line on stderr (no traceback) holding every fragment."""
+    assert result.returncode != 0
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("folkrnn"), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture(scope="session")

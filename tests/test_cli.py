@@ -2,6 +2,7 @@
 per error, and nothing else on stderr."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -12,23 +13,11 @@ from pathlib import Path
 import pretty_midi
 import pytest
 
-from folkrnn import music
+from folkrnn import cli, music, paths, runs
+from folkrnn.config import MAX_SEED, Config
+from folkrnn.errors import FolkRNNError
 
-
-def folkrnn(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess:
-    """Run ``folkrnn ARGS`` in a fresh process with FOLKRNN_HOME=home and smoke settings."""
-    environment = dict(os.environ, FOLKRNN_HOME=str(home), FOLKRNN_SMOKE="1", **env)
-    environment.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user runs it: the CLI must quieten TF
-    return subprocess.run([sys.executable, "-m", "folkrnn.cli", *args], env=environment,
-                          capture_output=True, text=True, timeout=600)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode != 0
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("folkrnn"), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+from conftest import assert_one_line_error, environment, folkrnn
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +107,9 @@ def test_generate_is_reproducible_with_a_seed(trained, tmp_path):
     (["--temperature", "nan"], "not a finite number"),
     (["--temperature", "inf"], "not a finite number"),
     (["--bpm=-inf"], "not a finite number"),
-    (["--bars", "100000"], "1 to 512 bars"),
-    (["--steps", "99999999"], "steps=99999999"),
+    (["--bars", "100000"], "from 1 to 512"),
+    (["--steps", "99999999"], "99999999 is out of range"),
+    (["--seed", "-1"], "-1 is out of range"),
     (["--steps", "16", "--prime", "test:0"], "prime"),
 ])
 def test_generate_errors_are_one_readable_line(trained, tmp_path, args, fragment):
@@ -173,9 +163,79 @@ def test_a_second_trainer_of_a_busy_run_stops_and_a_killed_one_leaves_no_lock(da
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    from conftest import environment
-
-    from folkrnn import runs
-
     with environment(FOLKRNN_HOME=str(dataset_home)), runs.training_lock("busy"):
         pass  # the kernel released the lock of the killed process
+
+
+# --- every number and every name on the command line is checked before any work -----------------
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    """``folkrnn ARGS`` in this process: its exit status and the lines on stderr."""
+    try:
+        status = cli.main(list(args))
+    except SystemExit as exit:  # argparse refuses the command line
+        status = exit.code
+    return status, capsys.readouterr().err.splitlines()
+
+
+@pytest.mark.parametrize("option, value, fragment", [
+    ("--seed", "-1", "-1 is out of range: give a number from 0 to"),
+    ("--seed", str(MAX_SEED + 1), "out of range"),
+    ("--seed", "1.5", "'1.5' is not a whole number"),
+    ("--steps", "0", "out of range: give a number from 1 to"),
+    ("--bars", "513", "out of range: give a number from 1 to 512"),
+    ("--temperature", "0", "out of range: give a number above 0"),
+    ("--temperature", "-inf", "not a finite number"),
+    ("--chord-temperature", "-1", "out of range: give a number above 0"),
+    ("--top-k", "-1", "out of range: give a number from 0"),
+    ("--bpm", "1e-9", "out of range: give a number from 20 to 400"),
+    ("--bpm", "1e9", "out of range"),
+])
+def test_every_numeric_option_has_a_range(capsys, tmp_path, option, value, fragment):
+    status, lines = run_cli(capsys, "generate", "--run", "x", f"{option}={value}",
+                            "--out", str(tmp_path / "x.mid"))
+    assert status == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"folkrnn generate: error: argument {option}: "), lines
+    assert fragment in lines[0]
+
+
+NUMBERS = [f.name for f in dataclasses.fields(Config) if f.type in ("int", "float")]
+
+
+@pytest.mark.parametrize("name", NUMBERS)
+def test_every_numeric_setting_has_a_range(capsys, home, name):
+    """-1 is out of range for every number in Config (its own checks, `Config.__post_init__`)."""
+    status, lines = run_cli(capsys, "train", "--run", "x", "--set", f"{name}=-1")
+    assert status == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("folkrnn train: error: invalid hyperparameters") \
+        and f"{name}=-1" in lines[0], lines
+    assert not (home / "runs").exists()
+
+
+def test_a_seed_too_big_for_training_is_refused(capsys, home):
+    status, lines = run_cli(capsys, "train", "--run", "x", "--set", f"seed={MAX_SEED + 1}")
+    assert status == 1 and f"seed={MAX_SEED + 1} must be at most {MAX_SEED}" in lines[0]
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "..", ".hidden", "", "a\\b", "x" * 101])
+@pytest.mark.parametrize("command", ["train", "evaluate", "generate"])
+def test_a_run_name_that_is_not_a_name_is_one_line(capsys, home, tmp_path, command, name):
+    extra = ["--out", str(tmp_path / "x.mid")] if command == "generate" else []
+    status, lines = run_cli(capsys, command, "--run", name, *extra)
+    assert status == 2 and len(lines) == 1, lines
+    assert "invalid run name" in lines[0] and "not a path" in lines[0]
+    assert not list(home.rglob("*"))
+
+
+def test_the_package_refuses_a_bad_run_name_with_its_own_error(home):
+    for call in (lambda: paths.run_dir("../x"), lambda: runs.read_config("../x"),
+                 lambda: runs.training_lock("../x").__enter__()):
+        with pytest.raises(FolkRNNError, match="invalid run name '../x'"):
+            call()
+
+
+def test_bad_numbers_and_names_are_one_line_for_a_user_too(tmp_path):
+    """The issue's examples, as a user types them: no traceback."""
+    assert_one_line_error(folkrnn("generate", "--run", "x", "--seed", "-1", "--out",
+                                  str(tmp_path / "x.mid"), home=tmp_path), "--seed", "out of range")
+    assert_one_line_error(folkrnn("train", "--run", "../x", home=tmp_path), "invalid run name")
+    assert not (tmp_path / "runs").exists()

@@ -1,10 +1,10 @@
-"""Tests for folkrnn.download (the collect step). They never touch the network."""
+"""Tests for folkrnn.download (the collect step). They never touch the network, except to fetch
+the dataset zip once when neither FOLKRNN_TEST_ZIP, FOLKRNN_DATA_URL nor data/ has it."""
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import os
+import re
 import shutil
 import stat
 import uuid
@@ -17,18 +17,13 @@ from folkrnn import download as dl
 from folkrnn.download import MIDI_DIGEST, download_dataset, midi_digest, midi_dir, midi_files
 from folkrnn.errors import FolkRNNError
 
-REAL_ZIP_SHA256 = "aed897281c258fc8ac4b56c1f1003147e177f1c5a9359b0d341fbd17b7d35863"
+from conftest import offline_zip
 
 
 @pytest.fixture(scope="session")
 def real_zip() -> Path:
-    """The offline copy of the GitHub archive (FOLKRNN_TEST_ZIP, default ../shared/data/)."""
-    default = Path(__file__).parents[1].parent / "shared/data/nottingham-dataset-master.zip"
-    path = Path(os.environ.get("FOLKRNN_TEST_ZIP") or default)
-    if not path.is_file():
-        pytest.fail(f"offline copy of the dataset not found at {path}: "
-                    f"set FOLKRNN_TEST_ZIP=/path/to/{dl.ZIP_NAME}")
-    return path
+    """The GitHub archive of the dataset (`conftest.offline_zip`)."""
+    return offline_zip()
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +71,12 @@ def no_network(*args: object, **kwargs: object) -> None:
 
 # --- the real archive -------------------------------------------------------------------------
 
-def test_offline_copy_is_the_pinned_archive(real_zip: Path) -> None:
-    assert hashlib.sha256(real_zip.read_bytes()).hexdigest() == REAL_ZIP_SHA256
+def test_the_archive_holds_the_pinned_tunes(real_zip: Path) -> None:
+    """Read with zipfile alone: GitHub may rebuild the archive's bytes, never these files."""
+    with zipfile.ZipFile(real_zip) as archive:
+        tunes = {name.split("/")[-1]: archive.read(name) for name in archive.namelist()
+                 if re.fullmatch(r"[^/]+/MIDI/[^/]+\.mid", name)}
+    assert len(tunes) == 1034 and midi_digest(tunes) == MIDI_DIGEST
 
 
 def test_full_download_extracts_1034_files(extracted: tuple[Path, Path]) -> None:
@@ -323,3 +322,56 @@ def test_interrupted_extraction_leaves_no_half_folder(small_zip: Path, tmp_path:
     monkeypatch.setattr(dl, "MIDI_DIGEST", midi_digest({"a.mid": b"MThd-a", "b.mid": b"MThd-bb"}))
     monkeypatch.setattr(dl.urllib.request, "urlopen", no_network)
     assert tree(download_dataset(small_zip.as_uri(), dest, progress=False)) == ["a.mid", "b.mid"]
+
+
+# --- the zip the tests and bench_listen read (download.dataset_zip) ------------------------------
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder of its own (its data/ is where dataset_zip looks and downloads to)."""
+    monkeypatch.setattr(dl, "PROJECT_DIR", tmp_path / "project")
+    monkeypatch.delenv("FOLKRNN_TEST_ZIP", raising=False)
+    return tmp_path / "project"
+
+
+def test_dataset_zip_takes_the_test_zip_first(project: Path, small_zip: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOLKRNN_TEST_ZIP", str(small_zip))
+    monkeypatch.setenv("FOLKRNN_DATA_URL", "http://127.0.0.1:9/")
+    monkeypatch.setattr(dl.urllib.request, "urlopen", no_network)
+    assert dl.dataset_zip() == small_zip
+    monkeypatch.setenv("FOLKRNN_TEST_ZIP", str(small_zip.parent / "gone.zip"))
+    with pytest.raises(FolkRNNError, match="FOLKRNN_TEST_ZIP=.*gone.zip: no such file"):
+        dl.dataset_zip()
+
+
+@pytest.mark.parametrize("as_url", [True, False])
+def test_dataset_zip_takes_a_local_data_url_as_is(as_url: bool, project: Path, small_zip: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOLKRNN_DATA_URL", small_zip.as_uri() if as_url else str(small_zip))
+    assert dl.dataset_zip() == small_zip
+    assert tree(project) == []  # nothing copied
+
+
+def test_dataset_zip_uses_the_zip_in_data_without_network(project: Path, small_zip: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / "data").mkdir(parents=True)
+    shutil.copy(small_zip, project / "data" / dl.ZIP_NAME)
+    monkeypatch.setattr(dl.urllib.request, "urlopen", no_network)
+    assert dl.dataset_zip(progress=False) == project / "data" / dl.ZIP_NAME
+
+
+def test_dataset_zip_downloads_into_data_as_folkrnn_download_does(
+        project: Path, small_zip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fetched = []
+
+    def serve(url: str, **kwargs: object) -> FakeResponse:
+        fetched.append(url)
+        return FakeResponse(small_zip.read_bytes(), fail_after=10**9, error=AssertionError())
+
+    monkeypatch.setattr(dl.urllib.request, "urlopen", serve)
+    zip_path = dl.dataset_zip(progress=False)  # no FOLKRNN_DATA_URL: GitHub
+    assert fetched == [dl.DEFAULT_URL] and zip_path == project / "data" / dl.ZIP_NAME
+    assert zip_path.read_bytes() == small_zip.read_bytes()
+    assert tree(project / "data") == [dl.ZIP_NAME]  # verified, kept, not extracted
+    assert dl.dataset_zip(progress=False) == zip_path and len(fetched) == 1  # once
