@@ -1,68 +1,75 @@
-"""Which sampling settings make tunes closest to real ones? A grid search on the music metrics.
+"""Which sampling settings make tunes a classifier can't tell from real ones?
 
-    .venv/bin/python bench/bench_sampling.py --run NAME [--tunes 50]
-        [--temperatures 0.8,0.9,1.0] [--chord-temperatures 0.5,0.8,1.0] [--top-k 0,8,16]
-        [--form AABB]
+    .venv/bin/python bench/bench_sampling.py --run NAME [--tunes 200] [SETTING ...]
 
-For every combination, generates ``--tunes`` tunes (half 4/4, half 6/8, 32 bars; the same seeds
-for every combination) and scores them by `bench_form.distance`: the mean over all metrics of
-|generated mean − real mean| / real std (real = the test tunes). Prints a Markdown table, best
-first; the package defaults (`generate.DEFAULT_SAMPLING`) are the best row, checked with
-bench/bench_form.py on 100 tunes. Figures in BENCHMARKS.md ("Sampling defaults").
+For each named setting (below; all by default) generates ``--tunes`` tunes with
+`generate.generate_tune` (32 bars, half 4/4 and half 6/8, seeds 0, 1, …: the same seeds for
+every setting) and asks the judge (`folkrnn.judge`) to tell them from the real tunes. Prints a
+Markdown table: the judge's AUC overall and for the groups that give the tunes away most, and
+the local statistics beside the real tunes' means. The package defaults
+(`generate.DEFAULT_*`) are the setting chosen from this table (BENCHMARKS.md, "Sampling").
 """
 from __future__ import annotations
 
 import argparse
-import itertools
-import sys
-from pathlib import Path
+import math
+import os
+import time
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench_form import FORM_METRICS, distance, generate_set, summary  # noqa: E402
+from folkrnn import judge  # noqa: E402
+from folkrnn.dataset import load_dataset  # noqa: E402
+from folkrnn.generate import generate_tune  # noqa: E402
+from folkrnn.model import load_step_model  # noqa: E402
+
+FREE, NO_RULE = dict(form="free"), dict(chords_on_beats=False)
+NUCLEUS = dict(temperature=1.0, top_k=0, top_p=0.95)
+SETTINGS = {  # name: generate_tune's options (the rest are its defaults)
+    "round 2 (T 0.8, top-k 10, copy)": dict(temperature=0.8, top_k=10, copy_bias=math.inf,
+                                            **NO_RULE),
+    "T 1, all events, copy": dict(temperature=1.0, top_k=0, copy_bias=math.inf, **NO_RULE),
+    "T 1, top-p 0.95, copy": dict(**NUCLEUS, copy_bias=math.inf, **NO_RULE),
+    "T 1, top-p 0.95, soft copy 2": dict(**NUCLEUS, copy_bias=2.0, **NO_RULE),
+    "T 1, top-p 0.95, soft copy 4": dict(**NUCLEUS, copy_bias=4.0, **NO_RULE),
+    "T 1, chord T 0.5, top-p 0.95, soft copy 2": dict(**NUCLEUS, chord_temperature=0.5,
+                                                      copy_bias=2.0, **NO_RULE),
+    "T 1, top-p 0.95, soft copy 2, chords on beats": dict(**NUCLEUS, copy_bias=2.0,
+                                                          chords_on_beats=True),
+    "free, T 1, top-p 0.95": dict(**NUCLEUS, **FREE, **NO_RULE),
+    "free, T 1, chord T 0.5, top-p 0.95": dict(**NUCLEUS, chord_temperature=0.5, **FREE,
+                                               **NO_RULE),
+    "free, T 1, top-p 0.95, chords on beats": dict(**NUCLEUS, **FREE, chords_on_beats=True),
+}
+SHOWN = ("stepwise_share", "offbeat_chord_changes", "sounds_six_eight", "ends_on_tonic",
+         "a_part_recurs_exactly", "bars_repeating_one_of_7_before")
 
 
-def floats(text: str) -> list[float]:
-    return [float(x) for x in text.split(",")]
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True)
-    parser.add_argument("--tunes", type=int, default=50)
-    parser.add_argument("--temperatures", type=floats, default=floats("0.8,0.9,1.0"))
-    parser.add_argument("--chord-temperatures", type=floats, default=floats("0.5,0.8,1.0"))
-    parser.add_argument("--top-k", type=lambda t: [int(x) for x in t.split(",")],
-                        default=[0, 8, 16])
-    parser.add_argument("--form", default="AABB")
+    parser.add_argument("--tunes", type=int, default=200)
+    parser.add_argument("settings", nargs="*", default=list(SETTINGS),
+                        help="names of settings to score (default: all)")
     args = parser.parse_args()
-
-    from folkrnn.dataset import load_dataset
-    from folkrnn.model import load_step_model
-
-    real = summary(load_dataset().test)
-    step_model = load_step_model(args.run)
-    rows = []
-    for melody_t, chord_t, top_k in itertools.product(args.temperatures,
-                                                      args.chord_temperatures, args.top_k):
-        tunes, seconds = generate_set(step_model, args.tunes, 32, form=args.form,
-                                      temperature=melody_t, chord_temperature=chord_t,
-                                      top_k=top_k)
-        gen = summary(tunes)
-        rows.append((distance(gen, real), melody_t, chord_t, top_k, gen, seconds))
-        print(f"T={melody_t} chord T={chord_t} top_k={top_k}: distance {rows[-1][0]:.3f}",
-              file=sys.stderr)
-    shown = ("notes_per_bar", "repeated_note_rate", "rest_rate", "chord_tone_ratio",
-             "scale_consistency") + FORM_METRICS
-    print(f"run {args.run}, form {args.form}, {args.tunes} tunes per setting")
-    print("| melody T | chord T | top-k | distance | " + " | ".join(shown) + " |")
-    print("|---:|---:|---:|---:|" + "---:|" * len(shown))
-    print("| real | | | 0 | " + " | ".join(f"{real[n][0]:.2f}" for n in shown) + " |")
-    for dist, melody_t, chord_t, top_k, gen, _ in sorted(rows, key=lambda r: r[0]):
-        print(f"| {melody_t} | {chord_t} | {top_k} | {dist:.3f} | "
-              + " | ".join(f"{gen[n][0]:.2f}" for n in shown) + " |")
-    return 0
+    step_model, real = load_step_model(args.run), judge.real_tunes(load_dataset())
+    print(f"run {args.run}: {args.tunes} tunes per setting, against {len(real)} real tunes\n")
+    print("| setting | AUC | most telling groups | " + " | ".join(SHOWN) + " | s/tune |")
+    print("|---|---:|---|" + "---:|" * (len(SHOWN) + 1))
+    for name in args.settings:
+        started = time.perf_counter()
+        tunes = [generate_tune(step_model, bars=32, meter=("4/4", "6/8")[seed % 2], seed=seed,
+                               **SETTINGS[name]) for seed in range(args.tunes)]
+        seconds = (time.perf_counter() - started) / args.tunes
+        verdict = judge.judge(real, tunes)
+        rows = {r.name: r for r in verdict.features}
+        groups = sorted(verdict.by_group.items(), key=lambda item: -item[1])[:3]
+        cells = [f"{rows[k].other_mean:.3f} ({rows[k].real_mean:.3f})" for k in SHOWN]
+        print(f"| {name} | {verdict.auc:.2f} | "
+              + ", ".join(f"{g} {a:.2f}" for g, a in groups) + " | " + " | ".join(cells)
+              + f" | {seconds:.2f} |", flush=True)
+    print("\nlocal statistics: generated (real) means")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

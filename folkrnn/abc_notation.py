@@ -13,6 +13,7 @@ import numpy as np
 
 from folkrnn import music
 from folkrnn.errors import FolkRNNError
+from folkrnn.form import beat_steps
 from folkrnn.keys import KEY_FIFTHS, key_signature, spell
 from folkrnn.music import HOLD, NO_CHORD, Tune
 from folkrnn.repeats import Form, find_repeats
@@ -45,14 +46,6 @@ def _abc_length(steps: int) -> str:
     if length.denominator == 1:
         return "" if length == 1 else str(length.numerator)
     return "/" if length == Fraction(1, 2) else f"{length.numerator}/{length.denominator}"
-
-
-def _beat(meter: str) -> int:
-    """Steps per beam group: a dotted quarter in 6/8-like meters, else the denominator."""
-    num, den = music.meter_fraction(meter)
-    if den == 8 and num % 3 == 0 and num > 3:
-        return 6
-    return 16 // den
 
 
 class _Bar:
@@ -118,7 +111,7 @@ def _abc_bar(tune: Tune, positions: np.ndarray, start: int, end: int, chords_bef
     """One bar's notes, cut at chord changes; notes held over the bar line end with a tie.
     ``chords_before``, ``off``: what may sound as the bar starts (see `_chord_change`)."""
     melody, key = tune.melody, tune.key
-    beat = _beat(music.METERS[tune.meter_ids[start]])
+    beat = beat_steps(music.METERS[tune.meter_ids[start]])
     pitches = _sounding(melody, start, end)
     bar, text, step = _Bar(key), "", start
     while step < end:

@@ -66,6 +66,19 @@ def lags_in(keys) -> tuple[int, ...]:
     return tuple(sorted(int(k[len(prefix):]) for k in keys if k.startswith(prefix)))
 
 
+def beat_steps(meter: str) -> int:
+    """Steps in one beat (a count) of ``meter``: a dotted quarter in 6/8, 9/8 and 12/8, else
+    one note of the meter's unit (a quarter in 4/4 and 3/4, a half in 2/2)."""
+    count, unit = music.meter_fraction(meter)
+    return 6 if unit == 8 and count % 3 == 0 and count > 3 else 16 // unit
+
+
+def on_beats(positions: np.ndarray, meter_ids: np.ndarray) -> np.ndarray:
+    """True at the steps that start a beat (`beat_steps`)."""
+    beats = np.array([beat_steps(m) for m in music.METERS])
+    return np.asarray(positions) % beats[np.asarray(meter_ids)] == 0
+
+
 # --- the layout of a tune: where every step sits -------------------------------------------------
 def has_pickup(tune: Tune) -> bool:
     """True if the tune opens with a pickup: a first bar that is silent on its downbeat."""

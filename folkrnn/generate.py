@@ -44,6 +44,7 @@ DEFAULT_CHORD_TEMPERATURE = 1.0
 DEFAULT_TOP_K = 10
 DEFAULT_TOP_P = 1.0
 DEFAULT_COPY_BIAS = math.inf  # a repeated part note for note
+DEFAULT_CHORDS_ON_BEATS = True
 DEFAULT_PRIME_BARS = 4  # bars of a prime tune the model continues
 MAX_BARS = 512  # longer requests are refused: they would take minutes and fill the screen
 MAX_STEPS = MAX_BARS * music.MAX_BAR_STEPS
@@ -91,10 +92,15 @@ class _Writer:
     """One tune being written step by step: the events so far, the LSTM state, the inputs."""
 
     def __init__(self, step_model: "StepModel", plan: form_lib.Plan, rng: np.random.Generator,
-                 temperature: tuple[float, float], top_k: int, top_p: float, copy_bias: float):
+                 temperature: tuple[float, float], top_k: int, top_p: float, copy_bias: float,
+                 chords_on_beats: bool):
         self.model, self.plan, self.rng = step_model, plan, rng
         self.melody_t, self.chord_t = temperature
         self.top_k, self.top_p, self.copy_bias = top_k, top_p, copy_bias
+        # the chord rule: between beats the chord goes on (real tunes change chord off the
+        # beat at 0.2% of their changes; the model, composing freely, at 12%: BENCHMARKS.md)
+        self.may_change = (form_lib.on_beats(plan.positions, plan.meter_ids) if chords_on_beats
+                           else np.ones(len(plan.positions), bool))
         self.melody = np.zeros(len(plan.positions), np.int64)
         self.chords = np.zeros(len(plan.positions), np.int64)
         self.states = step_model.initial_state(1)
@@ -110,6 +116,8 @@ class _Writer:
             event, prefer = prefer[0], None
         ids = inputs_at(self.melody, self.chords, self.plan, np.array([t]), self.model.inputs)
         hidden, self.states = self.model.step_ids(ids, self.states)
+        if chord is None and t and not self.may_change[t]:
+            chord = previous[1]
         if chord is None:
             logits = np.array(self.model.chord_logits(hidden)[0], np.float64)
             if prefer is not None:
@@ -136,11 +144,14 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
                 temperature: tuple[float, float] = (1.0, 1.0), top_k: int = 0,
                 top_p: float = 1.0, chords: np.ndarray | None = None,
                 prime: Tune | None = None, name: str | None = None, form: str = form_lib.FREE,
-                copy_bias: float = math.inf, ending_bars: int = 1, candidates: int = 8) -> Tune:
+                copy_bias: float = math.inf, chords_on_beats: bool = False, ending_bars: int = 1,
+                candidates: int = 8) -> Tune:
     """Sample a tune with the length and meters of ``layout`` (explained in notebook 04).
 
     * ``temperature``: ``(melody, chord)``; ``top_k``: 0 = all events; ``top_p``: nucleus
       sampling (1 = all events).
+    * ``chords_on_beats``: a rule: the chord may change only where a beat starts
+      (`form.beat_steps`); between beats the chord of the step before goes on.
     * ``chords``: a chord class for every step: the chords are not sampled but given (with the
       factorised model the melody head sees exactly these chords). Prime steps keep their own.
     * ``prime``: its steps are fed in first (teacher forcing) and kept; sampling continues
@@ -164,7 +175,7 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
     primed = 0 if prime is None else len(prime)
     plan = form_lib.Plan.of(layout, pickup=prime is not None and form_lib.has_pickup(prime))
     writer = _Writer(step_model, plan, np.random.default_rng(seed), temperature, top_k, top_p,
-                     copy_bias)
+                     copy_bias, chords_on_beats)
 
     def write_step(t: int, copy_from: int | None = None) -> None:
         if t < primed:
@@ -385,8 +396,8 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
                   temperature: float | tuple[float, float] = DEFAULT_TEMPERATURE,
                   chord_temperature: float | None = None, top_k: int = DEFAULT_TOP_K,
                   top_p: float = DEFAULT_TOP_P, seed: int = 0,
-                  form: str = form_lib.DEFAULT_FORM, copy_bias: float = DEFAULT_COPY_BIAS
-                  ) -> Tune:
+                  form: str = form_lib.DEFAULT_FORM, copy_bias: float = DEFAULT_COPY_BIAS,
+                  chords_on_beats: bool = DEFAULT_CHORDS_ON_BEATS) -> Tune:
     """A new tune from a trained model (``folkrnn generate``; explained in notebook 04).
 
     ``step_model``: `model.load_step_model(run)`. ``form``: which 8-bar parts repeat
@@ -429,5 +440,5 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
     given = progression_steps(progression, layout) if progression is not None else None
     tune = sample_tune(step_model, layout, seed=seed, temperature=pair, top_k=top_k,
                        top_p=top_p, chords=given, prime=prime_tune, form=form,
-                       copy_bias=copy_bias)
+                       copy_bias=copy_bias, chords_on_beats=chords_on_beats)
     return to_key(tune, key) if key is not None else tune
