@@ -15,10 +15,8 @@ import statistics
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from folkrnn.config import Config  # noqa: E402
 from folkrnn.dataset import batch_windows, input_keys, load_dataset  # noqa: E402

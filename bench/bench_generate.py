@@ -12,10 +12,8 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from folkrnn.config import Config  # noqa: E402
 from folkrnn.generate import blank_tune, generate_tune, sample_tune  # noqa: E402

@@ -17,10 +17,8 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from folkrnn import judge  # noqa: E402
 from folkrnn.dataset import load_dataset  # noqa: E402

@@ -1,8 +1,10 @@
 """Listening backends: how fast and how good are the synthesizers, the audio codecs, the
 engravers, and how do the tunes' repeats come out in ABC? (BENCHMARKS.md, "Listening backends")
 
-    FOLKRNN_TEST_ZIP=…/nottingham-dataset-master.zip .venv/bin/python bench/bench_listen.py
-        [--tune reelsa-c10] [--every 3]
+    .venv/bin/python bench/bench_listen.py [--tune reelsa-c10] [--every 3]
+
+It reads the dataset zip the tests read (`download.dataset_zip`: FOLKRNN_TEST_ZIP, a local
+FOLKRNN_DATA_URL, data/, else downloaded into data/).
 
 Sound: a 33-bar reel rendered by every synthesizer present (midirenderer, FluidSynth, sine),
 best of 3; a fiddle A4 measured for harmonics (energy of harmonics 2..8 among 1..8) and attack
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import shutil
 import sys
 import tempfile
@@ -26,20 +27,11 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from folkrnn import abc_notation, engrave, listen, music, repeats, sound  # noqa: E402
-from test_listen import (abc_round_trip, assert_same_music, harmonics_and_attack,  # noqa: E402
-                         one_note)
+from folkrnn import abc_notation, engrave, listen, music, repeats, sound
+from folkrnn.download import dataset_zip
+from folkrnn.verify import abc_round_trip, assert_same_music, harmonics_and_attack, one_note
 
 RATE = 22050
-
-
-def dataset_zip() -> Path:
-    default = ROOT.parent / "shared/data/nottingham-dataset-master.zip"
-    return Path(os.environ.get("FOLKRNN_TEST_ZIP") or default)
 
 
 def read(archive: zipfile.ZipFile, name: str) -> music.Tune:

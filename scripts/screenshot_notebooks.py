@@ -18,8 +18,7 @@ from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from headless import Browser, Page  # noqa: E402
+from headless import Browser, Page
 
 ROOT = Path(__file__).resolve().parents[1]
 

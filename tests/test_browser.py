@@ -8,18 +8,16 @@ Needs Chromium (``make system-deps``); skipped without it, except in CI
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import environment
+from headless import Browser, find_chromium  # scripts/ (pyproject.toml: pytest's pythonpath)
+from screenshot_notebooks import problems_of, to_html
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from headless import Browser, find_chromium  # noqa: E402
-from screenshot_notebooks import problems_of, to_html  # noqa: E402
-from conftest import environment  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 

@@ -24,6 +24,8 @@ from IPython.core.formatters import DisplayFormatter
 from folkrnn import abc_notation, cli, engrave, listen, music, repeats, sound
 from folkrnn.errors import FolkRNNError
 from folkrnn.music import HOLD, REST, Tune, chord_class, onset, parse_chord
+from folkrnn.verify import (abc_round_trip, assert_same_music, harmonics_and_attack,
+                            one_note)
 
 matplotlib.use("Agg")
 
@@ -60,43 +62,6 @@ def hand_built() -> Tune:
     melody = notes((67, 4), (65, 2), (65, 2), (66, 2), (None, 2), (76, 8), (78, 4), (72, 8))
     chords = [parse_chord("G")] * 16 + [parse_chord("D7")] * 12 + [parse_chord("Em")] * 4
     return Tune(melody, chords, [(0, "4/4")], "G", "hand built")
-
-
-def abc_round_trip(tune: Tune, tmp_path: Path) -> Tune:
-    """ABC of the tune → abc2midi (which plays the repeats) → MIDI → Tune, shifted back by the
-    pickup's dropped silence so that its steps line up with the tune's.
-
-    abc2midi is told to strike the chord on every 16th note (``%%MIDI gchord ccc…`` for each
-    meter), so its chord track can be compared step by step with ours.
-    """
-    source, midi = tmp_path / "tune.abc", tmp_path / "tune.mid"
-
-    def strum(meter: str) -> str:
-        return "c" * music.steps_per_bar(meter)
-
-    abc = abc_notation.tune_to_abc(tune)
-    abc = abc.replace("\nK:", f"\n%%MIDI gchord {strum(tune.meters[0][1])}\nK:", 1)
-    abc = re.sub(r"\[M:(\d+/\d+)\]", lambda m: f"{m[0]}[I:MIDI=gchord {strum(m[1])}]", abc)
-    source.write_text(abc)
-    result = subprocess.run(["abc2midi", str(source), "-o", str(midi)],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Error" not in result.stdout + result.stderr, result.stdout + result.stderr
-    back = music.read_tune(midi, require_chords=False)
-    pickup = repeats.find_repeats(tune).pickup
-    silence = np.zeros(pickup, dtype=back.melody.dtype)
-    return Tune(np.concatenate([silence, back.melody]), np.concatenate([silence, back.chords]),
-                back.meters, back.key, back.name)
-
-
-def assert_same_music(back: Tune, tune: Tune) -> None:
-    """Same notes (pitch, onset, duration) and the same chord on every step of the tune, as
-    far as it sounds (MIDI, ours as abc2midi's, ends with the last note or chord)."""
-    assert music.melody_notes(back.melody) == music.melody_notes(tune.melody)
-    sounding = len(music.normalise(tune))
-    assert len(back) >= sounding
-    different = np.nonzero(back.chords[:sounding] != tune.chords[:sounding])[0]
-    assert len(different) == 0, f"chords differ from step {different[:1]}"
 
 
 def assert_expands_to(form: repeats.Form, tune: Tune) -> None:
@@ -403,28 +368,6 @@ def test_sheet_music_without_an_engraver_shows_the_abc(monkeypatch, capsys):
 
 
 # --- audio -----------------------------------------------------------------------------------
-def one_note() -> Tune:
-    """A fiddle A4 held for two bars at 120 bpm (2 seconds), no chords."""
-    melody = notes((69, 32))
-    return Tune(melody, np.zeros(len(melody)), [(0, "4/4")], "C", "A4")
-
-
-def harmonics_and_attack(samples: np.ndarray, rate: int) -> tuple[float, float]:
-    """The share of the energy of harmonics 2..8 among harmonics 1..8 of A4 (440 Hz) while the
-    note sounds, and the attack time (10% → 90% of the loudest 10 ms) in seconds."""
-    start = int(0.4 * rate)
-    segment = samples[start:start + rate] * np.hanning(rate)
-    spectrum = np.abs(np.fft.rfft(segment, 4 * rate))
-    freqs = np.fft.rfftfreq(4 * rate, 1 / rate)
-    energy = np.array([spectrum[np.abs(freqs - 440 * k) < 10].max() ** 2 for k in range(1, 9)])
-    hop = rate // 100
-    loudness = np.array([np.sqrt(np.mean(samples[i:i + hop] ** 2))
-                         for i in range(0, len(samples) - hop, hop)])
-    t10 = np.argmax(loudness > 0.1 * loudness.max())
-    t90 = np.argmax(loudness > 0.9 * loudness.max())
-    return float(energy[1:].sum() / energy.sum()), (t90 - t10) / 100
-
-
 def decode(data: bytes) -> tuple[np.ndarray, int]:
     samples, rate = soundfile.read(io.BytesIO(data))
     return samples, rate
