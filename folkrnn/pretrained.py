@@ -82,14 +82,23 @@ def check_contract(folder: Path = SHIPPED_DIR) -> Config:
     except (FolkRNNError, TypeError) as error:
         raise _drift(folder, f"has a config this code can't use ({error})") from None
     saved, now = read_manifest(folder).get("contract", {}), contract(config)
-    changed = [f"{key} {saved.get(key)!r} (this code's: {now[key]!r})"
-               for key in now if saved.get(key) != now[key]]
+    changed = [_difference(key, saved.get(key), now[key]) for key in now
+               if saved.get(key) != now[key]]
     if _read_json(folder / runs.VOCAB_FILE) != music.vocabularies():
         changed.append("the vocabulary (vocab.json)")
     if changed:
         raise _drift(folder, "was trained for another representation than this code's: "
                      + "; ".join(changed))
     return config
+
+
+def _difference(key: str, saved, now) -> str:
+    """One part of the contract that changed, e.g. ``inputs bars_left 9 (this code's: none)``."""
+    if not (isinstance(saved, dict) and isinstance(now, dict)):
+        return f"{key} {saved!r} (this code's: {now!r})"
+    names = [n for n in {**saved, **now} if saved.get(n) != now.get(n)]
+    return f"{key} " + ", ".join(f"{n} {saved.get(n, 'none')} (this code's: {now.get(n, 'none')})"
+                                 for n in names)
 
 
 # --- the weights: float16 arrays by layer name ------------------------------------------------
@@ -154,16 +163,15 @@ def choose_run(run_name: str) -> tuple[str, str]:
     checkpoint, else the shipped model (`runs.PRETRAINED_RUN`). Notebook 04."""
     try:
         runs.weights_file(run_name)
-        return run_name, f"Using your run {run_name!r} (its best checkpoint so far)."
-    except FolkRNNError:
-        pass
-    manifest = read_manifest()
-    trained, test = manifest.get("training", {}), manifest.get("figures", {}).get("test", {})
-    return runs.PRETRAINED_RUN, (
-        f"No run {run_name!r} is trained yet, so this notebook uses the model shipped with "
-        f"folkrnn (the default settings trained for {trained.get('epochs', '?')} epochs, test "
-        f"NLL {test.get('total_nll', float('nan')):.3f}): to hear your own, train it in "
-        f"notebook 03 (or folkrnn train --run {run_name}) and run this notebook again.")
+    except FolkRNNError:  # no checkpoint yet
+        manifest = read_manifest()
+        trained, test = manifest.get("training", {}), manifest.get("figures", {}).get("test", {})
+        return runs.PRETRAINED_RUN, (
+            f"No run {run_name!r} is trained yet, so this notebook uses the model shipped with "
+            f"folkrnn (trained for {trained.get('epochs', '?')} epochs; test NLL "
+            f"{test.get('total_nll', float('nan')):.3f}): to hear your own, train it in "
+            f"notebook 03 (or folkrnn train --run {run_name}) and run this notebook again.")
+    return run_name, f"Using your run {run_name!r} (its best checkpoint so far)."
 
 
 # --- building it from a trained run -----------------------------------------------------------
