@@ -1,6 +1,7 @@
 """The sampler and the `folkrnn generate` contract, with a tiny untrained model."""
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -313,8 +314,8 @@ def bar_melodies(tune: Tune) -> list[list[int]]:
 
 
 def test_default_is_a_32_bar_aabb_tune_whose_repeats_the_form_imposes(step_model):
-    spy = Spy(step_model)
-    tune = generate.generate_tune(spy, chords="G", seed=3)  # chords: nothing is trimmed
+    spy = Spy(step_model)  # chords: nothing is trimmed; an infinite bias copies note for note
+    tune = generate.generate_tune(spy, chords="G", seed=3, copy_bias=math.inf)
     bars = bar_melodies(tune)
     assert len(bars) == generate.DEFAULT_BARS == 32
     assert bars[8:15] == bars[0:7] and bars[24:31] == bars[16:23]  # A and B again, but ...
@@ -329,9 +330,41 @@ def test_default_is_a_32_bar_aabb_tune_whose_repeats_the_form_imposes(step_model
     assert len(free) == len(tune) and metrics.repeated_bars(free) < metrics.repeated_bars(tune)
 
 
+def test_a_repeated_part_is_offered_not_imposed(step_model):
+    def copied(bias: float) -> int:  # bars of the second A equal to the first A's, 6 tunes
+        tunes = [generate.generate_tune(step_model, bars=16, form="AA", seed=seed,
+                                        copy_bias=bias) for seed in range(6)]
+        return sum(a == b for t in tunes for a, b in zip(bar_melodies(t)[:7],
+                                                         bar_melodies(t)[8:15]))
+    counts = [copied(bias) for bias in (0.0, 6.0, math.inf)]
+    assert counts[0] < counts[1] < counts[2] == 6 * 7, counts
+
+
+def test_chords_change_only_on_beats_under_the_rule(step_model):
+    for rule in (True, False):
+        changes = []
+        for seed in range(4):
+            tune = generate.generate_tune(step_model, bars=8, meter="6/8", seed=seed,
+                                          form="free", chord_temperature=3.0,
+                                          chords_on_beats=rule)
+            steps = np.nonzero(tune.chords[1:] != tune.chords[:-1])[0] + 1
+            changes += (tune.positions[steps] % 6).tolist()
+        off_beat = sum(p != 0 for p in changes)
+        assert (off_beat == 0) == rule, (rule, changes)
+
+
+def test_top_p_keeps_the_likeliest_events_that_make_up_p():
+    rng = np.random.default_rng(0)
+    logits = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
+    drawn = {generate.sample_event(logits, 1.0, 0, rng, top_p=0.7) for _ in range(300)}
+    assert drawn == {0, 1}  # 0.5 + 0.3 reach 0.7; the tail is never drawn
+    assert {generate.sample_event(logits, 1.0, 0, rng, top_p=0.01) for _ in range(50)} == {0}
+
+
 @pytest.mark.parametrize("letters", ["AABA", "ABC", "AB"])
 def test_forms_repeat_the_parts_with_the_same_letter(step_model, letters):
-    tune = generate.generate_tune(step_model, chords="G", seed=1, form=letters, meter="6/8")
+    tune = generate.generate_tune(step_model, chords="G", seed=1, form=letters, meter="6/8",
+                                  copy_bias=math.inf)
     bars = bar_melodies(tune)
     assert len(bars) == 8 * len(letters)  # 8 bars per part by default
     for part in range(len(letters)):
