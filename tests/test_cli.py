@@ -17,7 +17,7 @@ from folkrnn import cli, music, paths, runs
 from folkrnn.config import MAX_SEED, Config
 from folkrnn.errors import FolkRNNError
 
-from conftest import assert_one_line_error, environment, folkrnn
+from conftest import assert_one_line_error, environment, folkrnn, offline_zip
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_evaluate_json_has_the_contract_keys(trained):
                "melody_onset_acc", "melody_onset_sampled_acc"}
     assert set(report["model"]) >= metrics
     assert set(report["baselines"]) == {"unigram", "repeat", "ngram2", "ngram3", "ngram4",
-                                        "ngram5", "ngram5_position"}
+                                        "ngram5", "ngram5_position", "ngram5_lookback"}
     for scores in [report["model"], *report["baselines"].values()]:
         assert set(scores) >= metrics
         assert scores["total_nll"] == pytest.approx(scores["melody_nll"] + scores["chord_nll"],
@@ -239,3 +239,13 @@ def test_bad_numbers_and_names_are_one_line_for_a_user_too(tmp_path):
                                   str(tmp_path / "x.mid"), home=tmp_path), "--seed", "out of range")
     assert_one_line_error(folkrnn("train", "--run", "../x", home=tmp_path), "invalid run name")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_folder_the_machine_refuses_is_one_line(tmp_path):
+    """Errors of the machine (here FOLKRNN_HOME is a file) are one line at the CLI's edge."""
+    not_a_folder = tmp_path / "home"
+    not_a_folder.write_text("a file")
+    result = folkrnn("download", home=not_a_folder, FOLKRNN_DATA_URL=offline_zip().as_uri())
+    assert_one_line_error(result, "Not a directory", str(not_a_folder / "data"))
+    result = folkrnn("train", "--run", "x", home=not_a_folder)
+    assert_one_line_error(result, "run 'x' can't be saved", "Not a directory")

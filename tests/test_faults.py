@@ -11,14 +11,17 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pytest
 
-from folkrnn import paths, runs
+from folkrnn import music, paths, runs
+from folkrnn.listen import save_tune
 from folkrnn.errors import FolkRNNError
 from folkrnn.runs import TrainingState
 
@@ -121,6 +124,30 @@ def test_a_read_only_run_folder_stops_training_keeps_the_epoch_and_resumes(home_
         result = folkrnn("train", "--run", "ro", "--set", "epochs=2", home=home_on)
         assert result.returncode == 0, result.stderr
         assert json.loads((folder / "state.json").read_text())["epoch"] == 2
+
+
+def a_tune() -> music.Tune:
+    melody = np.array([music.onset(67), music.HOLD] * 16)
+    return music.Tune(melody, np.full(len(melody), music.parse_chord("G")), [(0, "4/4")], "G", "t")
+
+
+@pytest.mark.skipif(not ROOT, reason="a full disk is a small tmpfs, and mounting one needs root")
+def test_a_tune_saved_to_a_full_disk_is_one_clear_error(tmp_path):
+    with tmpfs(tmp_path / "disk", "1M") as disk:
+        fill(disk, leave=0)
+        with pytest.raises(FolkRNNError, match=rf"can't write {re.escape(str(disk))}/t.wav: the disk at .*disk "
+                                               r"\(0.0 of .* MB free\) is full: free some space"):
+            save_tune(a_tune(), wav=disk / "t.wav")
+        assert [p.name for p in disk.iterdir()] == ["filler"]
+
+
+def test_a_tune_saved_to_a_read_only_folder_is_one_clear_error(tmp_path):
+    folder = tmp_path / "out"
+    with tmpfs(folder, "1M") if ROOT else contextlib.nullcontext(folder.mkdir()):
+        with read_only(folder) as problem:
+            with pytest.raises(FolkRNNError, match=f"can't write {folder}/t.mid: .*{problem}"):
+                save_tune(a_tune(), midi=folder / "t.mid")
+        assert list(folder.iterdir()) == []
 
 
 # --- the run folder's writes, without training --------------------------------------------------
