@@ -125,6 +125,88 @@ def test_longer_contexts_fit_a_pattern_that_shorter_ones_cannot():
     assert nll[0] > 0.3 and nll[1] < 0.05 and nll[2] < 0.05
 
 
+# --- the lookback baseline -----------------------------------------------------------------------
+def _random_tunes(count: int, seed: int, times: int = 2) -> list[Tune]:
+    """Tunes of 8 random bars played ``times`` times (AA): a bar of four random quarter notes,
+    each with a random chord. Only the lookback can tell the repeats, nothing else can."""
+    rng = np.random.default_rng(seed)
+    tunes = []
+    for i in range(count):
+        pitches = music.onset(60) + rng.integers(0, 12, (8, 4))
+        melody = np.concatenate([[p, music.HOLD, music.HOLD, music.HOLD] for p in pitches.ravel()])
+        chords = np.repeat(rng.choice([G, D, music.parse_chord("C")], 32), 4)
+        tunes.append(Tune(np.tile(melody, times), np.tile(chords, times), name=f"{seed}-{i}"))
+    return tunes
+
+
+def test_lookback_baseline_predicts_a_repeated_part_from_the_bars_before():
+    train, test = _random_tunes(40, seed=0), _random_tunes(5, seed=1)
+    position, lookback = _baseline("ngram5_position", train), _baseline("ngram5_lookback", train)
+    second_half = slice(8 * 16 + 4, None)  # after the first beat of the repeat
+    nll = {}
+    for name, model in (("position", position), ("lookback", lookback)):
+        lp = [model.log_probs(t) for t in test]
+        nll[name] = np.mean([-(m[np.arange(len(t)), t.melody] + c[np.arange(len(t)), t.chords])
+                             [second_half].mean() for t, (m, c) in zip(test, lp)])
+    assert nll["position"] > 0.8  # random bars: without the lookback, no way to know them
+    assert nll["lookback"] < 0.1 * nll["position"]
+
+
+def test_lookback_baseline_is_fitted_on_the_training_tunes_only():
+    train, test = _random_tunes(30, seed=0), _random_tunes(5, seed=1, times=1)
+    reported = ev.evaluate_baselines(train, test)["ngram5_lookback"]
+    assert reported == _score(_baseline("ngram5_lookback", train), test)
+    cheat = _score(_baseline("ngram5_lookback", train + test), test)  # had it seen the tunes
+    assert cheat["total_nll"] < 0.9 * reported["total_nll"]
+
+
+def test_lookback_baseline_does_not_peek_at_the_future():
+    model = _baseline("ngram5_lookback", _random_tunes(20, seed=0))
+    tune = _random_tunes(1, seed=1)[0]
+    melody, chord = model.log_probs(tune)
+    rng = np.random.default_rng(2)
+    t = 150
+    for chord_t_known in (True, False):  # the melody of step t hears its chord, as the LSTM does
+        first_chord = t + 1 if chord_t_known else t
+        future = Tune(np.concatenate([tune.melody[:t], rng.integers(0, 36, len(tune) - t)]),
+                      np.concatenate([tune.chords[:first_chord],
+                                      rng.integers(0, 37, len(tune) - first_chord)]))
+        melody2, chord2 = model.log_probs(future)
+        np.testing.assert_allclose(chord[:t + 1], chord2[:t + 1])
+        np.testing.assert_allclose(melody[:first_chord], melody2[:first_chord])
+        assert not np.allclose(melody[t + 1:], melody2[t + 1:])
+
+
+def test_the_transposed_expert_hears_a_figure_in_any_key():
+    H = music.HOLD
+    figure = [0, 4, 7, 4, 2, 5, 9, 5]  # semitones above the tonic, one eighth note each
+
+    def in_key(tonic: int) -> Tune:
+        melody = np.concatenate([[music.onset(tonic + p), H] for p in figure] * 8)
+        return Tune(melody, np.full(len(melody), music.NO_CHORD), name=str(tonic))
+    train = ev.concatenate([ev.step_features(in_key(62)) for _ in range(3)])  # in D only
+    elsewhere = ev.step_features(in_key(67))  # the same figure in G
+    at = np.arange(len(elsewhere["melody"]))
+    for levels, chain in ((ev.position_chain("melody"), ev.ContextChain),
+                          (ev.moved_chain("melody"), ev.MovedChain)):
+        model = chain("melody", levels).fit(train)
+        nll = -model.log_probs(elsewhere)[at, elsewhere["melody"]][16:].mean()
+        if chain is ev.MovedChain:
+            assert nll < 0.05  # intervals: the same in every key
+        else:
+            assert nll > 1.0  # pitches it never heard
+
+
+def test_fit_weights_trusts_the_expert_that_knows():
+    rng = np.random.default_rng(0)
+    truth = rng.dirichlet(np.full(6, 0.3), 3000)  # a different distribution at every step
+    targets = np.array([rng.choice(6, p=p) for p in truth])
+    noise = rng.dirichlet(np.ones(6), 3000)
+    experts = np.log(np.stack([truth, noise]))
+    weights = ev.fit_weights(experts, targets, center=np.array([0.5, 0.5]), pull=1e-3)
+    assert weights[0] == pytest.approx(1.0, abs=0.1) and abs(weights[1]) < 0.1
+
+
 # --- metrics -----------------------------------------------------------------------------------
 def test_sounding_pitch_follows_holds_and_rests():
     R, H = music.REST, music.HOLD
@@ -248,9 +330,13 @@ def test_evaluate_run_without_a_trained_run_names_the_fix(home):
 # --- the real dataset --------------------------------------------------------------------------
 def test_baselines_on_the_real_tunes_improve_with_context(tuneset):
     test = tuneset.test
-    report = ev.evaluate_baselines(tuneset.train, test)
+    baselines = ev.fit_baselines(tuneset.train)
+    report = {name: ev.score(test, (b.log_probs(t) for t in test)) for name, b in baselines.items()}
     total = {name: m["total_nll"] for name, m in report.items()}
     assert total["ngram5"] < total["ngram3"] < total["ngram2"] < total["repeat"] < total["unigram"]
     assert total["ngram5_position"] < 0.9 * total["ngram5"]  # told the bar and the chord
+    assert total["ngram5_lookback"] < 0.7 * total["ngram5_position"]  # and the bars before
+    for lp in baselines["ngram5_lookback"].log_probs(test[0]):  # a distribution at every step
+        np.testing.assert_allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-9)
     assert 1.0 < total["ngram5"] < 2.5  # the LSTM has to beat this by 25 %
     assert report["repeat"]["chord_acc"] > 0.85  # chords change rarely
