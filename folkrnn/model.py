@@ -36,10 +36,10 @@ def lstm_layer(units: int, name: str) -> keras.layers.Layer:
     return keras.layers.LSTM(units, return_sequences=True, name=name)
 
 
-def build_model(config: Config, *, compile: bool = True, steps_per_epoch: int = 1
+def build_model(config: Config, *, compile: bool = True, steps_per_epoch: int | None = None
                 ) -> keras.Model:
     """The Keras model for ``config``, compiled for training unless ``compile=False``
-    (``steps_per_epoch``: for the learning-rate schedule, see `compile_model`).
+    (``steps_per_epoch``: for the learning-rate schedule, see `learning_rate`).
 
     Inputs: a dict of int32 (batch, time) arrays, one per name of `inputs.input_keys(config)`.
     Outputs: ``{"melody": (batch, time, 36) logits, "chord": (batch, time, 37) logits}``.
@@ -66,19 +66,21 @@ def build_model(config: Config, *, compile: bool = True, steps_per_epoch: int = 
     return model
 
 
-def learning_rate(config: Config, steps_per_epoch: int = 1):
+def learning_rate(config: Config, steps_per_epoch: int | None = None):
     """Adam's step size: ``learning_rate`` throughout (``lr_schedule="constant"``), or falling
-    along a half cosine to `FINAL_LR_SHARE` of it by the last of ``config.epochs`` epochs
-    (``"cosine"``): big steps while far from a good model, small ones to settle into it.
-    Explained in notebook 03_train_model."""
-    if config.lr_schedule == "constant":
+    along a half cosine to `FINAL_LR_SHARE` of it by the last of ``config.epochs`` epochs of
+    ``steps_per_epoch`` batches (``"cosine"``): big steps while far from a good model, small
+    ones to settle into it. Without ``steps_per_epoch`` (a model trained batch by batch by
+    hand) the step size stays constant. Explained in notebook 03_train_model."""
+    if config.lr_schedule == "constant" or not steps_per_epoch:
         return config.learning_rate
     return keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch),
         alpha=FINAL_LR_SHARE)
 
 
-def compile_model(model: keras.Model, config: Config, steps_per_epoch: int = 1) -> None:
+def compile_model(model: keras.Model, config: Config, steps_per_epoch: int | None = None
+                  ) -> None:
     """Adam, and the loss: ``melody_loss_weight`` × melody cross-entropy + chord cross-entropy.
 
     The loss is a weighted SUM over the batch: the batches' sample weights (`folkrnn.batches`)
