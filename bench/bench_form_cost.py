@@ -19,7 +19,9 @@ from dataclasses import replace
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from folkrnn.config import Config  # noqa: E402
-from folkrnn.dataset import batch_windows, input_keys, load_dataset  # noqa: E402
+from folkrnn.batches import batch_windows  # noqa: E402
+from folkrnn.dataset import load_dataset  # noqa: E402
+from folkrnn.inputs import input_keys  # noqa: E402
 from folkrnn.model import build_model  # noqa: E402
 
 
@@ -31,7 +33,8 @@ def main() -> int:
     without = replace(with_form, lookback="", structure=False)
     tunes = load_dataset().train
     inputs, targets, weights = next(batch_windows(tunes, with_form.seq_len,
-                                                  with_form.batch_size, transpose=True))
+                                                  with_form.batch_size, transpose=True,
+                                                  names=input_keys(with_form)))
     runs = {}
     for name, config in [("with form inputs", with_form), ("without", without)]:
         model = build_model(config)
