@@ -187,14 +187,14 @@ def open_run(run_name: str, config: Config, fresh: bool = False) -> TrainingStat
         for leftover in folder.glob(".*.tmp*"):  # from a run killed while writing
             leftover.unlink(missing_ok=True)
     except OSError as error:
-        raise _stopped(run_name, paths.WriteFailed(folder / CONFIG_FILE, error)) from None
+        raise _stopped(run_name, paths.WriteFailed(folder / CONFIG_FILE, error), fresh) from None
     state = read_state(run_name)
     try:
         paths.write_atomic(folder / CONFIG_FILE,
                            lambda path: Path(path).write_text(config.to_json()))
         write_vocab(folder)
     except paths.WriteFailed as error:
-        raise _stopped(run_name, error) from None
+        raise _stopped(run_name, error, fresh) from None
     return state
 
 
@@ -231,16 +231,17 @@ def save_epoch(run_name: str, state: TrainingState, weights: bytes, improved: bo
         raise _stopped(run_name, error) from None
 
 
-def _stopped(run_name: str, error: paths.WriteFailed) -> FolkRNNError:
+def _stopped(run_name: str, error: paths.WriteFailed, fresh: bool = False) -> FolkRNNError:
     """The error of a run that can't write its folder: what is wrong, what is kept, the fix."""
     try:
         done = read_state(run_name).epoch
     except FolkRNNError:
         done = 0
     kept = (f"its checkpoint of epoch {done} is kept" if done else "it has no complete epoch")
+    then = "resume" if done and not fresh else "start"
     return FolkRNNError(f"run {run_name!r} can't be saved in {run_dir(run_name)}: "
                         f"{error.problem}; {kept}: {error.fix}, then run the same command again "
-                        f"to {'resume' if done else 'start'}")
+                        f"to {then}")
 
 
 @contextlib.contextmanager

@@ -1,11 +1,12 @@
 """Training: fit the model on the training tunes, keep checkpoints, resume after an interruption.
 
-Explained in notebook 03_train_model. Everything a run writes goes into ``runs/NAME/`` (the files
-are listed in `folkrnn.runs`). Each file is written to a temporary file first and then renamed,
-so a run killed at any moment (even with ``kill -9``) keeps its last complete epoch, and another
-process can load the newest checkpoint while training goes on. Running the same command again
-resumes from there; a second process asked to train the same run while the first still does
-stops with a clear error (`runs.training_lock`).
+Explained in notebook 03_train_model. Everything a run writes goes into ``runs/NAME/``, written
+by `folkrnn.runs` (`runs.open_run`, then `runs.save_epoch` after every epoch, all or nothing):
+a run killed at any moment (even with ``kill -9``), or stopped by a full disk or a read-only
+folder (one line says which), keeps its last complete epoch, and another process can load the
+newest checkpoint while training goes on. Running the same command again resumes from there; a
+second process asked to train the same run while the first still does stops with a clear
+error (`runs.training_lock`).
 """
 from __future__ import annotations
 
