@@ -48,7 +48,7 @@ def lookback_variants() -> dict[str, evaluate.Baseline]:
         "  one set of weights": LookbackBaseline(gate=()),
         "  weights by repeats and bar in part":
             LookbackBaseline(gate=("repeats", "bar_in_part")),
-        "  weights fitted on 20,000 steps": LookbackBaseline(weight_steps=20_000),
+        "  weights fitted on 40,000 steps": LookbackBaseline(weight_steps=40_000),
     }
 
 

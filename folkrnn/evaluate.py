@@ -561,7 +561,7 @@ class LookbackBaseline(Baseline):
     def __init__(self, melody_experts: list[ContextChain] | None = None,
                  chord_experts: list[ContextChain] | None = None,
                  gate: tuple[str, ...] = ("repeats",), held_out_every: int = 4,
-                 weight_steps: int = 40_000, seed: int = 0):
+                 weight_steps: int = 20_000, seed: int = 0):
         super().__init__(
             ExpertProduct("melody", melody_experts or lookback_experts("melody"), gate),
             ExpertProduct("chord", chord_experts or lookback_experts("chord"), gate))
