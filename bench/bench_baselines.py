@@ -17,12 +17,13 @@ import sys
 import time
 
 from folkrnn import evaluate, form
+from folkrnn.baselines import Baseline, PositionBaseline
 from folkrnn.dataset import SPLITS, TuneSet, load_dataset, split_of
-from folkrnn.evaluate import (ContextChain, LookbackBaseline, MovedChain, all_lags_chain,
-                              lag_chain, moved_chain, position_chain)
+from folkrnn.experts import (ContextChain, LookbackBaseline, MovedChain, all_lags_chain,
+                             lag_chain, moved_chain, position_chain)
 
 
-def lookback_variants() -> dict[str, evaluate.Baseline]:
+def lookback_variants() -> dict[str, Baseline]:
     """Versions of the lookback baseline, built up expert by expert to the default."""
 
     def experts(lags: bool = True, all_lags: bool = True, moved: bool = True) -> dict:
@@ -37,7 +38,7 @@ def lookback_variants() -> dict[str, evaluate.Baseline]:
         return chosen
 
     return {
-        "position 5-gram alone (ngram5_position)": evaluate.PositionBaseline(5),
+        "position 5-gram alone (ngram5_position)": PositionBaseline(5),
         "× one expert per lag, one set of weights":
             LookbackBaseline(**experts(all_lags=False, moved=False), gate=()),
         "× one expert per lag, weights by repeats":

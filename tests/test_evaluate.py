@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from folkrnn import baselines, experts
 from folkrnn import evaluate as ev
 from folkrnn import music
 from folkrnn.errors import FolkRNNError
@@ -19,11 +20,11 @@ def _tunes(melody: list[int], chords: list[int], copies: int = 3, repeat: int = 
     return [Tune(melody * repeat, chords * repeat, name=f"t{i}") for i in range(copies)]
 
 
-def _baseline(name: str, tunes: list[Tune]) -> ev.Baseline:
+def _baseline(name: str, tunes: list[Tune]) -> baselines.Baseline:
     return ev.make_baselines()[name].fit(tunes)
 
 
-def _score(baseline: ev.Baseline, tunes: list[Tune], seed: int = 0) -> dict[str, float]:
+def _score(baseline: baselines.Baseline, tunes: list[Tune], seed: int = 0) -> dict[str, float]:
     return ev.score(tunes, (baseline.log_probs(t) for t in tunes), seed)
 
 
@@ -78,8 +79,8 @@ def test_onset_accuracy_counts_only_the_steps_where_a_note_starts():
 
 def test_unigram_nll_is_the_entropy_of_the_event_frequencies():
     tunes = _tunes([A, A, B, C], [G, G, G, D])  # melody 1/2, 1/4, 1/4; chords 3/4, 1/4
-    model = ev.Baseline(ev.Unigram(music.MELODY_SIZE, alpha=1e-9),
-                        ev.Unigram(music.CHORD_SIZE, alpha=1e-9)).fit(tunes)
+    model = baselines.Baseline(baselines.Unigram(music.MELODY_SIZE, alpha=1e-9),
+                        baselines.Unigram(music.CHORD_SIZE, alpha=1e-9)).fit(tunes)
     scores = _score(model, tunes)
     assert scores["melody_nll"] == pytest.approx(1.5 * np.log(2), abs=1e-4)
     assert scores["chord_nll"] == pytest.approx(-(0.75 * np.log(0.75) + 0.25 * np.log(0.25)),
@@ -89,7 +90,7 @@ def test_unigram_nll_is_the_entropy_of_the_event_frequencies():
 
 def test_unigram_adds_one_to_every_count():
     tunes = [Tune([A, A, B], [G, G, G])]
-    unigram = ev.Unigram(music.MELODY_SIZE).fit([t.melody for t in tunes])
+    unigram = baselines.Unigram(music.MELODY_SIZE).fit([t.melody for t in tunes])
     lp = unigram.log_probs(np.array([A]))
     assert np.exp(lp[0, A]) == pytest.approx(3 / (3 + music.MELODY_SIZE))
     assert np.exp(lp[0, C]) == pytest.approx(1 / (3 + music.MELODY_SIZE))
@@ -184,14 +185,14 @@ def test_the_transposed_expert_hears_a_figure_in_any_key():
     def in_key(tonic: int) -> Tune:
         melody = np.concatenate([[music.onset(tonic + p), H] for p in figure] * 8)
         return Tune(melody, np.full(len(melody), music.NO_CHORD), name=str(tonic))
-    train = ev.concatenate([ev.step_features(in_key(62)) for _ in range(3)])  # in D only
-    elsewhere = ev.step_features(in_key(67))  # the same figure in G
+    train = experts.concatenate([experts.step_features(in_key(62)) for _ in range(3)])  # in D only
+    elsewhere = experts.step_features(in_key(67))  # the same figure in G
     at = np.arange(len(elsewhere["melody"]))
-    for levels, chain in ((ev.position_chain("melody"), ev.ContextChain),
-                          (ev.moved_chain("melody"), ev.MovedChain)):
+    for levels, chain in ((experts.position_chain("melody"), experts.ContextChain),
+                          (experts.moved_chain("melody"), experts.MovedChain)):
         model = chain("melody", levels).fit(train)
         nll = -model.log_probs(elsewhere)[at, elsewhere["melody"]][16:].mean()
-        if chain is ev.MovedChain:
+        if chain is experts.MovedChain:
             assert nll < 0.05  # intervals: the same in every key
         else:
             assert nll > 1.0  # pitches it never heard
@@ -202,8 +203,8 @@ def test_fit_weights_trusts_the_expert_that_knows():
     truth = rng.dirichlet(np.full(6, 0.3), 3000)  # a different distribution at every step
     targets = np.array([rng.choice(6, p=p) for p in truth])
     noise = rng.dirichlet(np.ones(6), 3000)
-    experts = np.log(np.stack([truth, noise]))
-    weights = ev.fit_weights(experts, targets, center=np.array([0.5, 0.5]), pull=1e-3)
+    log_probs = np.log(np.stack([truth, noise]))
+    weights = experts.fit_weights(log_probs, targets, center=np.array([0.5, 0.5]), pull=1e-3)
     assert weights[0] == pytest.approx(1.0, abs=0.1) and abs(weights[1]) < 0.1
 
 
