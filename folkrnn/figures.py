@@ -374,20 +374,27 @@ def plot_report(report: dict):
     return finish(fig)
 
 
-def plot_metrics(generated: list[music.Tune], real: list[music.Tune],
-                 labels: Sequence[str] = ("generated", "real")):
+def plot_metrics(generated: list[music.Tune] | Mapping[str, list[music.Tune]],
+                 real: list[music.Tune], labels: Sequence[str] = ("generated", "real"), *,
+                 notes: Mapping[str, str] | None = None):
     """Box plots of every music metric (`folkrnn.metrics`), generated beside real, one panel
-    per metric. Explained in notebook 04."""
-    tables = [metric_table(generated), metric_table(real)]
+    per metric. ``generated``: one list of tunes, or several by label (e.g. ``{"free": …,
+    "AABB": …}``); ``labels[-1]`` names the real tunes. ``notes``: a warning under a metric's
+    panel (e.g. "set by the form", where a rule guarantees the value). Explained in notebook 04."""
+    sets = dict(generated) if isinstance(generated, Mapping) else {labels[0]: generated}
+    sets[labels[-1]] = real
+    tables = [metric_table(tunes) for tunes in sets.values()]
     cols = 3
     rows = math.ceil(len(METRICS) / cols)
     fig, axes = new_figure(4 * cols, 2.8 * rows, nrows=rows, ncols=cols, squeeze=False)
     for ax, name in zip(axes.flat, METRICS):
         data = [[v for v in table[name] if not math.isnan(v)] for table in tables]
         ax.boxplot(data, showmeans=True)
-        ax.set_xticks([1, 2], list(labels))
+        ax.set_xticks(range(1, len(sets) + 1), list(sets))
         ax.set_title(name.replace("_", " "), fontsize=10)
         ax.set_ylabel(METRICS[name].unit, fontsize=8)
+        if notes and name in notes:
+            ax.set_xlabel(notes[name], fontsize=8, color="tab:red")
     for ax in axes.flat[len(METRICS):]:
         ax.set_visible(False)
     fig.suptitle("music metrics: generated vs real tunes")

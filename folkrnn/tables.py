@@ -4,7 +4,8 @@ tables the notebooks show (and a few counts behind them).
 A builder returns a `Table`; as the value of a cell it shows as an HTML table, and ``print``
 or ``repr`` gives aligned plain text (terminal, tests). Where each is taught: counts of the
 collection in notebook 01, the representation (`step_table`, `chord_table`, `shape_table`,
-`knob_table`) in 02, runs (`file_table`, `run_summary`) in 03 and 04. Never imports TensorFlow.
+`knob_table`) in 02, runs (`file_table`, `run_summary`) in 03 and 04, the model against the
+Markov chains (`baseline_table`) in 04. Never imports TensorFlow.
 """
 from __future__ import annotations
 
@@ -155,3 +156,20 @@ def run_summary(run_name: str) -> str:
     return (f"run {run_name!r}: {len(history)} epochs trained; best validation loss "
             f"{best.get('val_loss', float('nan')):.3f} at epoch {best.get('epoch', 0):.0f} "
             f"(the checkpoint notebook 04 uses)")
+
+
+# --- testing (notebook 04) -------------------------------------------------------------------
+MARKOV_CHAINS = ("ngram5", "ngram5_position", "ngram5_lookback")  # each told more than the last
+
+
+def baseline_table(report: Mapping[str, Any], names: Sequence[str] = MARKOV_CHAINS) -> Table:
+    """The model beside the baselines ``names`` of an `evaluate.evaluate` report: NLL (nats per
+    step), onset accuracy (the number to watch) and chord accuracy; narrow enough for the page."""
+    rows = [("LSTM (the model)", report["model"])]
+    rows += [(name, report["baselines"][name]) for name in names]
+    return Table(["predictor", "total NLL", "melody NLL", "chord NLL", "onset accuracy",
+                  "chord accuracy"],
+                 [[name, m["total_nll"], m["melody_nll"], m["chord_nll"],
+                   f"{m['melody_onset_acc']:.1%}", f"{m['chord_acc']:.1%}"] for name, m in rows],
+                 caption=f"{report.get('tunes', '?')} {report.get('split', '?')} tunes: NLL in "
+                 "nats per step (lower is better); accuracy of the likeliest event")

@@ -158,12 +158,33 @@ def test_plot_metrics_labels_every_panel():
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["generated", "real"]
 
 
+def test_plot_metrics_shows_several_generated_sets_and_marks_rule_set_metrics():
+    c_major = [onset(p) for p in (60, 62, 64, 65, 67, 69, 71, 72)]
+    made = [tune_of(c_major * 2, ["C"] * 16)]
+    real = [tune_of(c_major[::-1] * 2, ["G"] * 16)]
+    fig = figures.plot_metrics({"free": made, "AABB": made}, real,
+                               notes={"ends_on_tonic": "set by a rule"})
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_visible()}
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["free", "AABB", "real"]
+    assert panels["ends on tonic"].get_xlabel() == "set by a rule"
+    assert panels["pitch range"].get_xlabel() == ""
+
+
 # --- tables ----------------------------------------------------------------------------------
 def test_table_shows_as_html_and_as_text():
     table = tables.show_table([{"name": "a<b", "value": 0.123456}], caption="c")
     assert "<td style=\"text-align:right\">0.1235</td>" in table._repr_html_()
     assert "a&lt;b" in table._repr_html_()
     assert repr(table).splitlines() == ["c", "name  value ", "a<b   0.1235"]
+
+
+def test_baseline_table_puts_the_model_beside_the_named_chains():
+    scores = dict.fromkeys(evaluate.METRIC_KEYS, 0.5) | {"melody_onset_acc": 0.657}
+    table = tables.baseline_table({"split": "test", "tunes": 3, "model": scores,
+                                   "baselines": {n: scores for n in evaluate.BASELINE_NAMES}})
+    assert [row[0] for row in table.rows] == ["LSTM (the model)", *tables.MARKOV_CHAINS]
+    assert table.rows[0][table.header.index("onset accuracy")] == "65.7%"
+    assert len(table.header) <= 6  # it fits the page: the full report has 11 columns
 
 
 def test_knob_table_explains_every_knob_from_config_metadata():
