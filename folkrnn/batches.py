@@ -68,7 +68,7 @@ class Batcher:
         allowed = common_keys(tunes)
         self.shifts = [key_shifts(t, allowed) if transpose else [0] for t in tunes]
         self.moves = {k: inputs.moves_with(k) for k in self.columns}
-        self.tables = inputs.shift_tables()
+        self.tables = inputs.shift_tables(MAX_SHIFT)
 
     def windows(self, rng: np.random.Generator | None) -> list[tuple[int, int, int, int]]:
         """``(tune, start, end, shift)`` of every window of an epoch; ``rng=None``: windows from
@@ -113,7 +113,7 @@ class Batcher:
         if shift.any():  # transpose every row at once, by table lookup
             for key, kind in self.moves.items():
                 if kind is not None:
-                    batch[key] = self.tables[kind][shift[:, None] + 12, batch[key]]
+                    batch[key] = self.tables[kind][shift[:, None] + MAX_SHIFT, batch[key]]
         targets = {k: batch[t] for k, t in inputs.TARGETS.items()}
         return ({k: batch[k] for k in self.names}, targets, {k: weights for k in targets})
 

@@ -150,7 +150,7 @@ def moves_with(name: str) -> str | None:
     for kind, target in TARGETS.items():
         if name == target:
             return kind
-    return by_names([name])[0].moves_with if name != "repeats" else None
+    return by_names([name])[0].moves_with
 
 
 def shift_tables(max_shift: int = 12) -> dict[str, np.ndarray]:
