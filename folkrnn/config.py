@@ -17,12 +17,14 @@ from folkrnn.errors import FolkRNNError
 
 # Upper limits: beyond them a CPU run takes hours or the memory runs out (bad input, not a knob).
 LIMITS = {"melody_embedding": 512, "chord_embedding": 512, "position_embedding": 512,
-          "meter_embedding": 512, "form_embedding": 512, "layers": 8, "units": 2048, "seq_len": 2048,
+          "meter_embedding": 512, "meter_position_embedding": 512, "form_embedding": 512, "layers": 8, "units": 2048, "seq_len": 2048,
           "batch_size": 2048, "epochs": 1000, "max_tunes": 100_000}
 MAX_SEED = 2**31 - 1  # seeds are 32-bit numbers, and training adds the epoch to its seed
 
 
 LR_SCHEDULES = ("cosine", "constant")
+# Knobs added after runs were saved: a config.json without them means the model had none of it.
+ADDED_LATER: dict[str, Any] = {"meter_position_embedding": 0}
 
 
 def knob(default: Any, help: str) -> Any:
@@ -44,6 +46,9 @@ class Config:
     chord_embedding: int = knob(16, "size of the learned vector for each chord class")
     position_embedding: int = knob(8, "size of the vector for the position in the bar")
     meter_embedding: int = knob(4, "size of the vector for the meter (4/4, 6/8, ...)")
+    meter_position_embedding: int = knob(8, "size of the vector for the position in the bar "
+                                            "within its meter (6/8 and 3/4 bars have the same "
+                                            "length but not the same beats; 0 = none)")
     layers: int = knob(1, "number of stacked LSTM layers (tuned: one wide layer learns fastest)")
     units: int = knob(384, "LSTM units per layer (the size of the network's memory; tuned)")
     dropout: float = knob(0.2, "fraction of activations dropped between layers while training")
@@ -93,7 +98,7 @@ class Config:
         for name in ["learning_rate", "clipnorm", "melody_loss_weight"]:
             if not getattr(self, name) > 0:
                 problems.append(f"{name}={getattr(self, name)} must be greater than 0")
-        for name in ["max_tunes", "patience", "max_minutes", "seed"]:
+        for name in ["max_tunes", "patience", "max_minutes", "seed", "meter_position_embedding"]:
             if getattr(self, name) < 0:
                 problems.append(f"{name}={getattr(self, name)} must not be negative")
         if self.seed > MAX_SEED:
@@ -125,7 +130,7 @@ class Config:
         if unknown:
             raise FolkRNNError(f"unknown hyperparameter(s) {', '.join(unknown)}; "
                                f"known: {', '.join(sorted(known))}")
-        return cls(**values)
+        return cls(**{**ADDED_LATER, **values})
 
     def with_overrides(self, settings: list[str] | dict[str, Any]) -> "Config":
         """A copy with ``key=value`` strings (from ``--set``) or a dict applied, type-checked."""

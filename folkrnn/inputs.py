@@ -46,6 +46,9 @@ def _catalogue() -> dict[str, Input]:
         Input("position", music.MAX_BAR_STEPS, "position", None,
               "where the step falls in its bar (16th notes from the bar line)"),
         Input("meter", len(music.METERS), "meter", None, "the time signature (4/4, 6/8, ...)"),
+        Input("meter_position", len(music.METERS) * music.MAX_BAR_STEPS, "meter_position", None,
+              "where the step falls in the bar, in its meter: one id per (meter, position), so "
+              "step 8 of a 6/8 bar and step 8 of a 3/4 bar are different things"),
         Input("next_chord", CHORD_SIZE, "chord", "chord",
               "the chord of this step: the melody head's input (it sounds over it)"),
     ]
@@ -63,7 +66,8 @@ _CATALOGUE = _catalogue()
 NEXT_CHORD = _CATALOGUE["next_chord"]
 TARGETS = {"melody": "target_melody", "chord": "target_chord"}  # the model's outputs
 WIDTH_KNOB = {"melody": "melody_embedding", "chord": "chord_embedding",
-              "position": "position_embedding", "meter": "meter_embedding"}  # else form_embedding
+              "position": "position_embedding", "meter": "meter_embedding",
+              "meter_position": "meter_position_embedding"}  # else form_embedding
 
 
 def repeats_input(lags: tuple[int, ...]) -> Input:
@@ -77,6 +81,8 @@ def model_inputs(config) -> tuple[Input, ...]:
     (`NEXT_CHORD`, read by the melody head, comes in addition)."""
     lags = form.parse_lookback(config.lookback)
     chosen = [_CATALOGUE[k] for k in ("melody", "chord", "position", "meter")]
+    if config.meter_position_embedding:
+        chosen.append(_CATALOGUE["meter_position"])
     for lag in lags:
         chosen += [_CATALOGUE[f"lookback_melody_{lag}"], _CATALOGUE[f"lookback_chord_{lag}"]]
     if lags:
@@ -121,7 +127,8 @@ def inputs_at(melody: np.ndarray, chords: np.ndarray, plan: form.Plan, steps: np
     values = {"melody": np.where(steps > 0, melody[before], REST),
               "chord": np.where(steps > 0, chords[before], NO_CHORD),
               "next_chord": chords[steps], "position": plan.positions[steps],
-              "meter": plan.meter_ids[steps]}
+              "meter": plan.meter_ids[steps],
+              "meter_position": plan.meter_ids[steps] * music.MAX_BAR_STEPS + plan.positions[steps]}
     names = [i.name for i in inputs]
     lags = form.lags_in(names)
     if lags:

@@ -1,5 +1,6 @@
 """The model's inputs have one owner (folkrnn.inputs): names, sizes, tables, and one computation
 for training (all steps of a finished tune) and composing (one step at a time)."""
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -8,7 +9,7 @@ from folkrnn import form, inputs, music
 from folkrnn.config import Config
 from folkrnn.music import HOLD, REST, Tune, onset
 
-NO_FORM = Config(lookback="", structure=False)
+NO_FORM = Config(lookback="", structure=False, meter_position_embedding=0)
 
 
 def test_a_config_names_the_inputs_it_reads_in_order():
@@ -17,6 +18,25 @@ def test_a_config_names_the_inputs_it_reads_in_order():
         "melody", "chord", "position", "meter", "lookback_melody_1", "lookback_chord_1",
         "lookback_melody_2", "lookback_chord_2", "repeats", "next_chord")
     assert inputs.input_keys(replace(NO_FORM, structure=True))[-4:-1] == form.STRUCTURE_KEYS
+    assert inputs.input_keys(replace(NO_FORM, meter_position_embedding=4))[:5] == (
+        "melody", "chord", "position", "meter", "meter_position")
+
+
+def test_the_meter_position_tells_a_jig_bar_from_a_waltz_bar():
+    layout = Tune(np.full(48, REST), np.zeros(48, int), [(0, "3/4"), (24, "6/8")])
+    ids = inputs.tune_arrays(layout, ["position", "meter_position"])
+    waltz, jig = slice(0, 12), slice(24, 36)  # a bar of each: 12 steps, positions 0..11
+    np.testing.assert_array_equal(ids["position"][waltz], ids["position"][jig])
+    assert not set(ids["meter_position"][waltz]) & set(ids["meter_position"][jig])
+    assert len(set(ids["meter_position"][:24])) == 12  # the same positions, the same ids
+    assert ids["meter_position"].max() < inputs.by_names(["meter_position"])[0].size
+
+
+def test_a_run_saved_before_the_meter_position_existed_builds_without_it():
+    saved = json.loads(Config().to_json())
+    del saved["meter_position_embedding"]
+    assert "meter_position" not in inputs.input_keys(Config.from_dict(saved))
+    assert "meter_position" in inputs.input_keys(Config())
 
 
 def test_inputs_about_the_same_thing_share_a_table_of_the_right_size():
