@@ -32,6 +32,9 @@ from folkrnn.errors import FolkRNNError
 from folkrnn.music import NO_CHORD, REST, Tune
 
 PART_BARS = 8  # bars in one part (phrase) of a folk tune
+# A part's second phrase often starts like its first: bar 5 of a real part equals bar 1 in 57%
+# of the parts, bar 6 bar 2 in 43% (BENCHMARKS.md). Bar within a part -> the bar it echoes.
+PHRASE_ECHO = {4: 0, 5: 1}
 LOOKBACK_BARS = (1, 2, 4, 8)  # lags (in bars) the lookback inputs may use
 REPEAT_WINDOW = 4  # steps (a quarter note) that must match for "the tune is repeating lag L"
 PICKUP = PART_BARS  # bar_in_part of a pickup bar (0..7 are the bars of a part)
@@ -205,9 +208,18 @@ def part_bounds(plan: Plan, parts: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def repeated_bars_by_source(tune: Tune, form: str, ending_bars: int = 1) -> dict[str, int]:
+def echo_sources(first_bar: int, end_bar: int) -> dict[int, int]:
+    """The bars of a part (full bars ``first_bar`` to ``end_bar``) that the form offers to echo
+    an earlier bar of the same part (`PHRASE_ECHO`): ``{bar: the bar it echoes}``."""
+    return {first_bar + k: first_bar + source for k, source in PHRASE_ECHO.items()
+            if first_bar + k < end_bar - 1}  # never the part's last bar (its cadence)
+
+
+def repeated_bars_by_source(tune: Tune, form: str, ending_bars: int = 1,
+                            phrase_echo: bool = True) -> dict[str, int]:
     """Of the full bars of a tune generated with ``form`` (no pickup), how many repeat an
-    earlier bar because the form copied them, and how many the model repeated by itself.
+    earlier bar where the form offered it (the repeated parts, and with ``phrase_echo`` the
+    echoed bars of `echo_sources`), and how many the model repeated by itself.
 
     Notebook 04 shows this beside the same count for ``form="free"``.
     """
@@ -219,6 +231,8 @@ def repeated_bars_by_source(tune: Tune, form: str, ending_bars: int = 1) -> dict
         for (first, end), source in zip(part_bounds(plan, len(letters)), part_sources(letters)):
             if source is not None:
                 copied.update(range(first, end - max(1, min(ending_bars, end - first))))
+            elif phrase_echo:
+                copied.update(echo_sources(first, end))
     repeats = [i for i, bar in enumerate(bars) if bar in bars[:i]]
     return {"bars": len(bars), "copied by the form": sum(i in copied for i in repeats),
             "repeated by the model": sum(i not in copied for i in repeats)}

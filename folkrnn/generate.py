@@ -44,7 +44,8 @@ DEFAULT_TEMPERATURE = 1.0  # of the melody
 DEFAULT_CHORD_TEMPERATURE = 1.0
 DEFAULT_TOP_K = 0
 DEFAULT_TOP_P = 0.95
-DEFAULT_COPY_BIAS = 2.0  # nats added to a repeated part's notes (math.inf: note for note)
+DEFAULT_COPY_BIAS = 1.0  # nats added to a repeated part's notes (math.inf: note for note)
+DEFAULT_ECHO_BIAS = 2.0  # nats added, in a part's bars 5-6, to the notes of its bars 1-2
 DEFAULT_CHORDS_ON_BEATS = True
 DEFAULT_PRIME_BARS = 4  # bars of a prime tune the model continues
 MAX_BARS = 512  # longer requests are refused: they would take minutes and fill the screen
@@ -105,12 +106,13 @@ class _Writer:
         self.states = step_model.initial_state(1)
 
     def write(self, t: int, chord: int | None = None, event: int | None = None,
-              prefer: tuple[int, int] | None = None) -> None:
+              prefer: tuple[int, int] | None = None, bias: float | None = None) -> None:
         """Write step t: the given chord and event, or ones drawn from the model; ``prefer``:
-        the (event, chord) of the part being repeated, whose logits get ``copy_bias`` more
-        (an infinite bias copies them)."""
+        the (event, chord) of the music being repeated, whose logits get ``bias`` more
+        (default ``copy_bias``; an infinite bias copies them)."""
         previous = (int(self.melody[t - 1]), int(self.chords[t - 1])) if t else (REST, NO_CHORD)
-        if prefer is not None and math.isinf(self.copy_bias):
+        bias = self.copy_bias if bias is None else bias
+        if prefer is not None and math.isinf(bias):
             chord = prefer[1] if chord is None else chord
             event, prefer = prefer[0], None
         ids = inputs_at(self.melody, self.chords, self.plan, np.array([t]), self.model.inputs)
@@ -120,12 +122,12 @@ class _Writer:
         if chord is None:
             logits = np.array(self.model.chord_logits(hidden)[0], np.float64)
             if prefer is not None:
-                logits[prefer[1]] += self.copy_bias
+                logits[prefer[1]] += bias
             chord = sample_event(logits, self.chord_t, self.top_k, self.rng, self.top_p)
         if event is None:
             logits = np.array(self.model.melody_logits(hidden, np.array([chord]))[0], np.float64)
             if prefer is not None:
-                logits[prefer[0]] += self.copy_bias
+                logits[prefer[0]] += bias
             if previous[0] == REST:  # nothing to hold
                 logits[HOLD] = -np.inf
             event = sample_event(logits, self.melody_t, self.top_k, self.rng, self.top_p)
@@ -143,8 +145,8 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
                 temperature: tuple[float, float] = (1.0, 1.0), top_k: int = 0,
                 top_p: float = 1.0, chords: np.ndarray | None = None,
                 prime: Tune | None = None, name: str | None = None, form: str = form_lib.FREE,
-                copy_bias: float = math.inf, chords_on_beats: bool = False, ending_bars: int = 1,
-                candidates: int = 8) -> Tune:
+                copy_bias: float = math.inf, echo_bias: float = 0.0,
+                chords_on_beats: bool = False, ending_bars: int = 1, candidates: int = 8) -> Tune:
     """Sample a tune with the length and meters of ``layout`` (explained in notebook 04).
 
     * ``temperature``: ``(melody, chord)``; ``top_k``: 0 = all events; ``top_p``: nucleus
@@ -159,7 +161,9 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
       full bars are cut into that many equal parts. What the FORM imposes: (1) a part whose
       letter came before is played again: at each step the event and chord of the earlier
       part get ``copy_bias`` more log-probability (``inf``: copied verbatim), except in its
-      last ``ending_bars`` bar(s), which the model writes anew (a second ending); (2) the last
+      last ``ending_bars`` bar(s), which the model writes anew (a second ending); (2) in a
+      new part, bars 5 and 6 are offered bars 1 and 2 the same way, with ``echo_bias`` (0:
+      not offered; `form.PHRASE_ECHO`: the second phrase starting like the first); (3) the last
       bar of every part is drawn up to ``candidates`` times until its last note is the tonic
       or the dominant (the tonic for the tune's last bar); if no draw ends the tune on the
       tonic, its last note is moved to the nearest tonic. Everything else, repetition inside a
@@ -176,18 +180,19 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
     writer = _Writer(step_model, plan, np.random.default_rng(seed), temperature, top_k, top_p,
                      copy_bias, chords_on_beats)
 
-    def write_step(t: int, copy_from: int | None = None) -> None:
+    def write_step(t: int, copy_from: int | None = None, bias: float | None = None) -> None:
         if t < primed:
             writer.write(t, int(prime.chords[t]), int(prime.melody[t]))
             return
         given = int(chords[t]) if chords is not None else None
         prefer = None if copy_from is None else (int(writer.melody[copy_from]),
                                                  int(writer.chords[copy_from]))
-        writer.write(t, given, prefer=prefer)
+        writer.write(t, given, prefer=prefer, bias=bias)
 
     with one_blas_thread():
         if letters and plan.total_bars >= len(letters):
-            _write_parts(writer, plan, letters, write_step, primed, ending_bars, candidates)
+            _write_parts(writer, plan, letters, write_step, primed, ending_bars, candidates,
+                         echo_bias)
         else:
             for t in range(len(layout)):
                 write_step(t)
@@ -198,7 +203,7 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
 
 
 def _write_parts(writer: _Writer, plan: form_lib.Plan, letters: str, write_step, primed: int,
-                 ending_bars: int, candidates: int) -> None:
+                 ending_bars: int, candidates: int, echo_bias: float) -> None:
     """Write the tune part by part, as `sample_tune` describes under ``form``."""
     bounds = form_lib.part_bounds(plan, len(letters))
     for t in range(plan.bar_range(0)[0]):  # a pickup bar
@@ -208,8 +213,14 @@ def _write_parts(writer: _Writer, plan: form_lib.Plan, letters: str, write_step,
         a, b = plan.bar_range(first_bar)[0], plan.bar_range(end_bar - 1)[1]
         ending = plan.bar_range(end_bar - max(1, min(ending_bars, end_bar - first_bar)))[0]
         if source is None:
+            echoes = form_lib.echo_sources(first_bar, end_bar) if echo_bias > 0 else {}
             for t in range(a, ending):
-                write_step(t)
+                bar = int(plan.bar[t])
+                if bar in echoes:  # the second phrase offered the first's opening
+                    write_step(t, t - plan.bar_range(bar)[0] + plan.bar_range(echoes[bar])[0],
+                               echo_bias)
+                else:
+                    write_step(t)
         else:  # the form: the earlier part again, all but its ending
             offset = plan.bar_range(bounds[source][0])[0] - a
             source_end = plan.bar_range(bounds[source][1] - 1)[1]
@@ -396,6 +407,7 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
                   chord_temperature: float | None = None, top_k: int = DEFAULT_TOP_K,
                   top_p: float = DEFAULT_TOP_P, seed: int = 0,
                   form: str = form_lib.DEFAULT_FORM, copy_bias: float = DEFAULT_COPY_BIAS,
+                  echo_bias: float = DEFAULT_ECHO_BIAS,
                   chords_on_beats: bool = DEFAULT_CHORDS_ON_BEATS) -> Tune:
     """A new tune from a trained model (``folkrnn generate``; explained in notebook 04).
 
@@ -419,6 +431,9 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
     if not copy_bias >= 0:
         raise FolkRNNError(f"copy_bias={copy_bias} must be 0 or more (inf: repeat parts "
                            "note for note)")
+    if not echo_bias >= 0:
+        raise FolkRNNError(f"echo_bias={echo_bias} must be 0 or more (0: no echo, inf: bars 5-6 "
+                           "of each new part repeat bars 1-2 note for note)")
     if key is not None:
         key = keys.key_name(key)
         if chords is not None:
@@ -439,5 +454,6 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
     given = progression_steps(progression, layout) if progression is not None else None
     tune = sample_tune(step_model, layout, seed=seed, temperature=pair, top_k=top_k,
                        top_p=top_p, chords=given, prime=prime_tune, form=form,
-                       copy_bias=copy_bias, chords_on_beats=chords_on_beats)
+                       copy_bias=copy_bias, echo_bias=echo_bias,
+                       chords_on_beats=chords_on_beats)
     return to_key(tune, key) if key is not None else tune

@@ -340,6 +340,23 @@ def test_a_repeated_part_is_offered_not_imposed(step_model):
     assert counts[0] < counts[1] < counts[2] == 6 * 7, counts
 
 
+def test_a_new_parts_second_phrase_is_offered_its_first_phrases_opening(step_model):
+    def echoed(bias: float) -> list[bool]:  # bars 5-6 equal to bars 1-2, in A and in B
+        out = []
+        for seed in range(4):
+            bars = bar_melodies(generate.generate_tune(step_model, chords="G", seed=seed,
+                                                       form="AB", echo_bias=bias))
+            out += [bars[first + 4] == bars[first] and bars[first + 5] == bars[first + 1]
+                    for first in (0, 8)]
+        return out
+    assert all(echoed(math.inf))  # note for note
+    assert sum(echoed(0.0)) < len(echoed(0.0))  # not offered: the model's own bars
+    assert form.echo_sources(0, 8) == {4: 0, 5: 1} and form.echo_sources(8, 14) == {12: 8}
+    assert form.echo_sources(8, 13) == {}  # a part's last bar is its cadence: never echoed
+    with pytest.raises(FolkRNNError, match="echo_bias"):
+        generate.generate_tune(step_model, echo_bias=-1)
+
+
 def test_chords_change_only_on_beats_under_the_rule(step_model):
     for rule in (True, False):
         changes = []
