@@ -1,7 +1,8 @@
 """Can a classifier tell generated tunes from real ones? The judge (`folkrnn.judge`) on a run.
 
     .venv/bin/python bench/bench_judge.py --run NAME [--tunes 200] [--form free]
-        [--temperature T] [--chord-temperature T] [--top-k K] [--seed 0]
+        [--temperature T] [--chord-temperature T] [--top-k K] [--top-p P] [--copy-bias B]
+        [--echo-bias B] [--seed 0]
 
 Generates ``--tunes`` tunes with `generate_tune` (half in 4/4, half in 6/8, seeds 0, 1, …,
 the package defaults unless options are given) and prints, as Markdown: the cross-validated AUC
@@ -67,12 +68,17 @@ def main() -> int:
     parser.add_argument("--temperature", type=float, default=None)
     parser.add_argument("--chord-temperature", type=float, default=None)
     parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument("--top-p", type=float, default=None)
+    parser.add_argument("--copy-bias", type=float, default=None, help="inf: note for note")
+    parser.add_argument("--echo-bias", type=float, default=None, help="0: no phrase echo")
     parser.add_argument("--seed", type=int, default=0, help="of the judge's folds")
     args = parser.parse_args()
 
     settings = {k: v for k, v in [("form", args.form), ("temperature", args.temperature),
                                   ("chord_temperature", args.chord_temperature),
-                                  ("top_k", args.top_k)] if v is not None}
+                                  ("top_k", args.top_k), ("top_p", args.top_p),
+                                  ("copy_bias", args.copy_bias), ("echo_bias", args.echo_bias)]
+                if v is not None}
     tuneset = load_dataset()
     tunes, seconds = generate_set(args.run, args.tunes, judge.CUT_BARS, **settings)
     print(f"run {args.run}: {args.tunes} tunes of {judge.CUT_BARS} bars (4/4 and 6/8), settings "

@@ -23,8 +23,11 @@ from folkrnn.dataset import load_dataset  # noqa: E402
 from folkrnn.generate import generate_tune  # noqa: E402
 from folkrnn.model import load_step_model  # noqa: E402
 
-FREE, NO_RULE = dict(form="free"), dict(chords_on_beats=False)
+# Round 3's form (session 1): every part's last bar redrawn for a cadence, no echo, no contrast
+R3_FORM = dict(echo_bias=0.0, contrast_bias=0.0, part_cadences=True)
+FREE, NO_RULE = dict(form="free"), dict(chords_on_beats=False, **R3_FORM)
 NUCLEUS = dict(temperature=1.0, top_k=0, top_p=0.95)
+SOFT = dict(**NUCLEUS, chords_on_beats=True)  # + a soft copy of the repeated part
 SETTINGS = {  # name: generate_tune's options (the rest are its defaults)
     "round 2 (T 0.8, top-k 10, copy)": dict(temperature=0.8, top_k=10, copy_bias=math.inf,
                                             **NO_RULE),
@@ -34,15 +37,32 @@ SETTINGS = {  # name: generate_tune's options (the rest are its defaults)
     "T 1, top-p 0.95, soft copy 4": dict(**NUCLEUS, copy_bias=4.0, **NO_RULE),
     "T 1, chord T 0.5, top-p 0.95, soft copy 2": dict(**NUCLEUS, chord_temperature=0.5,
                                                       copy_bias=2.0, **NO_RULE),
-    "T 1, top-p 0.95, soft copy 2, chords on beats": dict(**NUCLEUS, copy_bias=2.0,
-                                                          chords_on_beats=True),
+    "T 1, top-p 0.95, soft copy 2, chords on beats": dict(**SOFT, copy_bias=2.0, **R3_FORM),
+    # session 2: the phrase echo, the contrast of a new part, the cadence of the last part only
+    "soft copy 2, echo 2": dict(**SOFT, copy_bias=2.0, echo_bias=2.0, contrast_bias=0.0,
+                                part_cadences=True),
+    "soft copy 1, echo 2": dict(**SOFT, copy_bias=1.0, echo_bias=2.0, contrast_bias=0.0,
+                                part_cadences=True),
+    "soft copy 1, echo 2, last cadence only": dict(**SOFT, copy_bias=1.0, echo_bias=2.0,
+                                                   contrast_bias=0.0, part_cadences=False),
+    "soft copy 1, echo 2, last cadence only, contrast 2": dict(
+        **SOFT, copy_bias=1.0, echo_bias=2.0, contrast_bias=2.0, part_cadences=False),
+    "soft copy 1, echo 2, last cadence only, contrast 3": dict(
+        **SOFT, copy_bias=1.0, echo_bias=2.0, contrast_bias=3.0, part_cadences=False),
+    "soft copy 1, echo 2, last cadence only, contrast 2, top-p 1": dict(
+        **dict(SOFT, top_p=1.0), copy_bias=1.0, echo_bias=2.0, contrast_bias=2.0,
+        part_cadences=False),
+    "soft copy 1, echo 2, last cadence only, contrast 2, T 0.9": dict(
+        **dict(SOFT, temperature=0.9), copy_bias=1.0, echo_bias=2.0, contrast_bias=2.0,
+        part_cadences=False),
     "free, T 1, top-p 0.95": dict(**NUCLEUS, **FREE, **NO_RULE),
     "free, T 1, chord T 0.5, top-p 0.95": dict(**NUCLEUS, chord_temperature=0.5, **FREE,
                                                **NO_RULE),
     "free, T 1, top-p 0.95, chords on beats": dict(**NUCLEUS, **FREE, chords_on_beats=True),
 }
 SHOWN = ("stepwise_share", "offbeat_chord_changes", "sounds_six_eight", "ends_on_tonic",
-         "a_part_recurs_exactly", "bars_repeating_one_of_7_before")
+         "part_last_note_tonic_or_dominant", "a_part_recurs_exactly",
+         "bars_repeating_one_of_7_before", "bars_equal_to_8_before", "longest_repeat")
 
 
 def main() -> None:

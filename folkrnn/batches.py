@@ -7,7 +7,9 @@ Explained in notebook 02_build_model (windows) and 03_train_model (feeding the n
   once per epoch and window edges fall somewhere new every time.
 * **Transposition** (``transpose``): each tune is moved by a random interval into another key
   that the collection's tunes are written in (`common_keys`), so the model learns the tunes in
-  the keys folk players use (G, D, A, Em, ...), not in E♭ or C♯.
+  the keys folk players use (G, D, A, Em, ...), not in E♭ or C♯; each key is drawn as often as
+  the collection uses it (`shift_weights`), so that the model's tunes come in G and D about as
+  often as the real ones do.
 * **Packing**: windows are sorted by length and taken ``batch_size`` at a time; a batch is only
   as long as its longest window (rounded up to `LENGTH_STEP`). The short windows at the start
   and end of each tune share batches of their own instead of being padded to ``seq_len``,
@@ -34,6 +36,7 @@ from folkrnn.music import Tune
 
 LENGTH_STEP = 16  # batch lengths are multiples of this (a few shapes, little padding)
 MAX_SHIFT = 6  # transpositions up to a tritone either way
+KEY_WEIGHT_POWER = 0.5  # 1: keys as often as in the collection; 0: every common key alike
 COMMON_KEY_SHARE = 0.01  # a key at least this share of the tunes are in is a common key
 Batch = tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]
 
@@ -53,6 +56,15 @@ def key_shifts(tune: Tune, allowed: set[str]) -> list[int]:
             if s == 0 or keys.transpose_key(tune.key, s) in allowed]
 
 
+def shift_weights(tune: Tune, shifts: list[int], counts: collections.Counter) -> np.ndarray:
+    """How likely each of ``shifts`` is: in proportion to how many tunes (``counts``) are in
+    its key, to the power `KEY_WEIGHT_POWER`."""
+    weights = np.array([counts[keys.transpose_key(tune.key, s)] for s in shifts], float)
+    weights = weights ** KEY_WEIGHT_POWER
+    weights = np.maximum(weights, 1.0)  # the tune's own key, however rare, stays possible
+    return weights / weights.sum()
+
+
 class Batcher:
     """Cuts ``tunes`` into packed batches of the inputs ``names`` (see the module docstring).
 
@@ -65,8 +77,9 @@ class Batcher:
         self.names, self.seq_len, self.batch_size, self.seed = names, seq_len, batch_size, seed
         self.arrays = [inputs.tune_arrays(t, names) for t in tunes]
         self.columns = list(self.arrays[0]) if self.arrays else []  # inputs and targets
-        allowed = common_keys(tunes)
+        allowed, counts = common_keys(tunes), collections.Counter(t.key for t in tunes)
         self.shifts = [key_shifts(t, allowed) if transpose else [0] for t in tunes]
+        self.shift_p = [shift_weights(t, s, counts) for t, s in zip(tunes, self.shifts)]
         self.moves = {k: inputs.moves_with(k) for k in self.columns}
         self.tables = inputs.shift_tables(MAX_SHIFT)
 
@@ -78,7 +91,7 @@ class Batcher:
             length = len(arrays["melody"])
             offset = int(rng.integers(0, self.seq_len)) if rng is not None else 0
             starts = np.maximum(np.arange(-offset, length, self.seq_len), 0)
-            shift = int(rng.choice(self.shifts[i])) if rng is not None else 0
+            shift = int(rng.choice(self.shifts[i], p=self.shift_p[i])) if rng is not None else 0
             ends = np.append(starts[1:], length)
             out += [(i, int(a), int(b), shift) for a, b in zip(starts, ends) if b > a]
         return out

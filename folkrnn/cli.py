@@ -136,7 +136,7 @@ def _generate(args: argparse.Namespace) -> None:
                          chord_temperature=args.chord_temperature, top_k=args.top_k,
                          top_p=args.top_p, meter=args.meter, key=args.key, chords=args.chords,
                          prime=args.prime, form=args.form, copy_bias=args.copy_bias,
-                         echo_bias=args.echo_bias)
+                         echo_bias=args.echo_bias, contrast_bias=args.contrast_bias)
     written = save_tune(tune, midi=args.out, abc=args.abc, wav=args.wav, bpm=args.bpm)
     for path in written:
         print(f"wrote {path}")
@@ -180,7 +180,8 @@ def parser() -> argparse.ArgumentParser:
     from folkrnn.form import DEFAULT_FORM
     from folkrnn.config import MAX_SEED
     from folkrnn.generate import DEFAULT_CHORD_TEMPERATURE, DEFAULT_TEMPERATURE, DEFAULT_TOP_K
-    from folkrnn.generate import DEFAULT_COPY_BIAS, DEFAULT_ECHO_BIAS, DEFAULT_TOP_P
+    from folkrnn.generate import DEFAULT_CONTRAST_BIAS, DEFAULT_COPY_BIAS, DEFAULT_ECHO_BIAS
+    from folkrnn.generate import DEFAULT_TOP_P
     from folkrnn.generate import MAX_BARS, MAX_STEPS
 
     p = sub.add_parser("generate", help="write a new tune with a trained model")
@@ -214,6 +215,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--echo-bias", type=copy_bias, default=DEFAULT_ECHO_BIAS,
                    help="how strongly bars 5-6 of each new part echo its bars 1-2, in nats "
                    f"(0 = not at all, inf = note for note; default {DEFAULT_ECHO_BIAS:g})")
+    p.add_argument("--contrast-bias", type=number(float, 0), default=DEFAULT_CONTRAST_BIAS,
+                   help="how strongly a new part avoids the notes of the part before, in nats "
+                   f"(0 = not at all; default {DEFAULT_CONTRAST_BIAS:g})")
     p.add_argument("--meter", help="time signature, e.g. 6/8")
     p.add_argument("--key", help="key of the output, e.g. D or Em")
     p.add_argument("--chords", help='chord progression, one per bar, e.g. "G D Em C"')

@@ -17,14 +17,15 @@ from folkrnn.errors import FolkRNNError
 
 # Upper limits: beyond them a CPU run takes hours or the memory runs out (bad input, not a knob).
 LIMITS = {"melody_embedding": 512, "chord_embedding": 512, "position_embedding": 512,
-          "meter_embedding": 512, "meter_position_embedding": 512, "form_embedding": 512, "layers": 8, "units": 2048, "seq_len": 2048,
-          "batch_size": 2048, "epochs": 1000, "max_tunes": 100_000}
+          "meter_embedding": 512, "meter_position_embedding": 512, "form_embedding": 512,
+          "layers": 8, "units": 2048, "seq_len": 2048, "batch_size": 2048, "epochs": 1000,
+          "max_tunes": 100_000}
 MAX_SEED = 2**31 - 1  # seeds are 32-bit numbers, and training adds the epoch to its seed
 
 
 LR_SCHEDULES = ("cosine", "constant")
 # Knobs added after runs were saved: a config.json without them means the model had none of it.
-ADDED_LATER: dict[str, Any] = {"meter_position_embedding": 0}
+ADDED_LATER: dict[str, Any] = {"meter_position_embedding": 0, "last_note": False}
 
 
 def knob(default: Any, help: str) -> Any:
@@ -49,6 +50,8 @@ class Config:
     meter_position_embedding: int = knob(8, "size of the vector for the position in the bar "
                                             "within its meter (6/8 and 3/4 bars have the same "
                                             "length but not the same beats; 0 = none)")
+    last_note: bool = knob(True, "input: the last note started, however long ago (the melody "
+                                 "input is often a hold)")
     layers: int = knob(1, "number of stacked LSTM layers (tuned: one wide layer learns fastest)")
     units: int = knob(384, "LSTM units per layer (the size of the network's memory; tuned)")
     dropout: float = knob(0.2, "fraction of activations dropped between layers while training")

@@ -45,6 +45,8 @@ DEFAULT_CHORD_TEMPERATURE = 1.0
 DEFAULT_TOP_K = 0
 DEFAULT_TOP_P = 0.95
 DEFAULT_COPY_BIAS = 1.0  # nats added to a repeated part's notes (math.inf: note for note)
+DEFAULT_PART_CADENCES = False  # True: every part's last bar redrawn for a cadence, not only the last
+DEFAULT_CONTRAST_BIAS = 2.0  # nats taken, in a new part, from the part before's note onsets
 DEFAULT_ECHO_BIAS = 2.0  # nats added, in a part's bars 5-6, to the notes of its bars 1-2
 DEFAULT_CHORDS_ON_BEATS = True
 DEFAULT_PRIME_BARS = 4  # bars of a prime tune the model continues
@@ -93,10 +95,11 @@ class _Writer:
 
     def __init__(self, step_model: "StepModel", plan: form_lib.Plan, rng: np.random.Generator,
                  temperature: tuple[float, float], top_k: int, top_p: float, copy_bias: float,
-                 chords_on_beats: bool):
+                 chords_on_beats: bool, contrast_bias: float = 0.0):
         self.model, self.plan, self.rng = step_model, plan, rng
         self.melody_t, self.chord_t = temperature
         self.top_k, self.top_p, self.copy_bias = top_k, top_p, copy_bias
+        self.contrast_bias = contrast_bias
         # the chord rule: between beats the chord goes on (real tunes change chord off the
         # beat at 0.2% of their changes; the model, composing freely, at 12%: BENCHMARKS.md)
         self.may_change = (form_lib.on_beats(plan.positions, plan.meter_ids) if chords_on_beats
@@ -106,10 +109,12 @@ class _Writer:
         self.states = step_model.initial_state(1)
 
     def write(self, t: int, chord: int | None = None, event: int | None = None,
-              prefer: tuple[int, int] | None = None, bias: float | None = None) -> None:
+              prefer: tuple[int, int] | None = None, bias: float | None = None,
+              avoid: int | None = None) -> None:
         """Write step t: the given chord and event, or ones drawn from the model; ``prefer``:
         the (event, chord) of the music being repeated, whose logits get ``bias`` more
-        (default ``copy_bias``; an infinite bias copies them)."""
+        (default ``copy_bias``; an infinite bias copies them); ``avoid``: a note onset whose
+        logit gets ``contrast_bias`` less (the earlier part's, in a new part)."""
         previous = (int(self.melody[t - 1]), int(self.chords[t - 1])) if t else (REST, NO_CHORD)
         bias = self.copy_bias if bias is None else bias
         if prefer is not None and math.isinf(bias):
@@ -128,6 +133,8 @@ class _Writer:
             logits = np.array(self.model.melody_logits(hidden, np.array([chord]))[0], np.float64)
             if prefer is not None:
                 logits[prefer[0]] += bias
+            if avoid is not None and music.is_onset(np.array([avoid]))[0]:
+                logits[avoid] -= self.contrast_bias
             if previous[0] == REST:  # nothing to hold
                 logits[HOLD] = -np.inf
             event = sample_event(logits, self.melody_t, self.top_k, self.rng, self.top_p)
@@ -145,8 +152,9 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
                 temperature: tuple[float, float] = (1.0, 1.0), top_k: int = 0,
                 top_p: float = 1.0, chords: np.ndarray | None = None,
                 prime: Tune | None = None, name: str | None = None, form: str = form_lib.FREE,
-                copy_bias: float = math.inf, echo_bias: float = 0.0,
-                chords_on_beats: bool = False, ending_bars: int = 1, candidates: int = 8) -> Tune:
+                copy_bias: float = math.inf, echo_bias: float = 0.0, contrast_bias: float = 0.0,
+                chords_on_beats: bool = False, ending_bars: int = 1, candidates: int = 8,
+                part_cadences: bool = True) -> Tune:
     """Sample a tune with the length and meters of ``layout`` (explained in notebook 04).
 
     * ``temperature``: ``(melody, chord)``; ``top_k``: 0 = all events; ``top_p``: nucleus
@@ -163,10 +171,13 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
       part get ``copy_bias`` more log-probability (``inf``: copied verbatim), except in its
       last ``ending_bars`` bar(s), which the model writes anew (a second ending); (2) in a
       new part, bars 5 and 6 are offered bars 1 and 2 the same way, with ``echo_bias`` (0:
-      not offered; `form.PHRASE_ECHO`: the second phrase starting like the first); (3) the last
-      bar of every part is drawn up to ``candidates`` times until its last note is the tonic
-      or the dominant (the tonic for the tune's last bar); if no draw ends the tune on the
-      tonic, its last note is moved to the nearest tonic. Everything else, repetition inside a
+      not offered; `form.PHRASE_ECHO`: the second phrase starting like the first), and at
+      its other steps a note onset equal to the one at the same place in the part before
+      gets ``contrast_bias`` less (a B part that is not the A part again); (3) the last
+      bar of every part (with ``part_cadences=False``, of the last part only) is drawn up to
+      ``candidates`` times until its last note is the tonic or the dominant (the tonic for the
+      tune's last bar); if no draw ends the tune on the tonic, its last note is moved to the
+      nearest tonic. Everything else, repetition inside a
       part included, the model chose.
 
     A hold right after a rest (or at the start) is impossible and never drawn. The same seed
@@ -178,21 +189,23 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
     primed = 0 if prime is None else len(prime)
     plan = form_lib.Plan.of(layout, pickup=prime is not None and form_lib.has_pickup(prime))
     writer = _Writer(step_model, plan, np.random.default_rng(seed), temperature, top_k, top_p,
-                     copy_bias, chords_on_beats)
+                     copy_bias, chords_on_beats, contrast_bias)
 
-    def write_step(t: int, copy_from: int | None = None, bias: float | None = None) -> None:
+    def write_step(t: int, copy_from: int | None = None, bias: float | None = None,
+                   avoid_from: int | None = None) -> None:
         if t < primed:
             writer.write(t, int(prime.chords[t]), int(prime.melody[t]))
             return
         given = int(chords[t]) if chords is not None else None
         prefer = None if copy_from is None else (int(writer.melody[copy_from]),
                                                  int(writer.chords[copy_from]))
-        writer.write(t, given, prefer=prefer, bias=bias)
+        avoid = None if avoid_from is None else int(writer.melody[avoid_from])
+        writer.write(t, given, prefer=prefer, bias=bias, avoid=avoid)
 
     with one_blas_thread():
         if letters and plan.total_bars >= len(letters):
-            _write_parts(writer, plan, letters, write_step, primed, ending_bars, candidates,
-                         echo_bias)
+            _write_parts(writer, plan, letters, write_step, primed, ending_bars,
+                         candidates, echo_bias, part_cadences)
         else:
             for t in range(len(layout)):
                 write_step(t)
@@ -203,7 +216,8 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
 
 
 def _write_parts(writer: _Writer, plan: form_lib.Plan, letters: str, write_step, primed: int,
-                 ending_bars: int, candidates: int, echo_bias: float) -> None:
+                 ending_bars: int, candidates: int, echo_bias: float, part_cadences: bool
+                 ) -> None:
     """Write the tune part by part, as `sample_tune` describes under ``form``."""
     bounds = form_lib.part_bounds(plan, len(letters))
     for t in range(plan.bar_range(0)[0]):  # a pickup bar
@@ -214,20 +228,22 @@ def _write_parts(writer: _Writer, plan: form_lib.Plan, letters: str, write_step,
         ending = plan.bar_range(end_bar - max(1, min(ending_bars, end_bar - first_bar)))[0]
         if source is None:
             echoes = form_lib.echo_sources(first_bar, end_bar) if echo_bias > 0 else {}
+            # a new part after another: the part before's notes at the same place are avoided
+            before = plan.bar_range(bounds[index - 1][0])[0] - a if index else None
             for t in range(a, ending):
                 bar = int(plan.bar[t])
                 if bar in echoes:  # the second phrase offered the first's opening
                     write_step(t, t - plan.bar_range(bar)[0] + plan.bar_range(echoes[bar])[0],
                                echo_bias)
                 else:
-                    write_step(t)
+                    write_step(t, avoid_from=None if before is None else t + before)
         else:  # the form: the earlier part again, all but its ending
             offset = plan.bar_range(bounds[source][0])[0] - a
             source_end = plan.bar_range(bounds[source][1] - 1)[1]
             for t in range(a, ending):
                 write_step(t, t + offset if t + offset < source_end else None)
         final = index == len(letters) - 1
-        if ending < primed:
+        if ending < primed or not (final or part_cadences):
             for t in range(ending, b):
                 write_step(t)
         elif not _write_cadence(writer, ending, b, write_step, final, candidates) and final:
@@ -408,7 +424,9 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
                   top_p: float = DEFAULT_TOP_P, seed: int = 0,
                   form: str = form_lib.DEFAULT_FORM, copy_bias: float = DEFAULT_COPY_BIAS,
                   echo_bias: float = DEFAULT_ECHO_BIAS,
-                  chords_on_beats: bool = DEFAULT_CHORDS_ON_BEATS) -> Tune:
+                  contrast_bias: float = DEFAULT_CONTRAST_BIAS,
+                  chords_on_beats: bool = DEFAULT_CHORDS_ON_BEATS,
+                  part_cadences: bool = DEFAULT_PART_CADENCES) -> Tune:
     """A new tune from a trained model (``folkrnn generate``; explained in notebook 04).
 
     ``step_model``: `model.load_step_model(run)`. ``form``: which 8-bar parts repeat
@@ -431,6 +449,9 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
     if not copy_bias >= 0:
         raise FolkRNNError(f"copy_bias={copy_bias} must be 0 or more (inf: repeat parts "
                            "note for note)")
+    if not 0 <= contrast_bias < math.inf:
+        raise FolkRNNError(f"contrast_bias={contrast_bias} must be a number from 0 (0: a new "
+                           "part may take the notes of the part before)")
     if not echo_bias >= 0:
         raise FolkRNNError(f"echo_bias={echo_bias} must be 0 or more (0: no echo, inf: bars 5-6 "
                            "of each new part repeat bars 1-2 note for note)")
@@ -454,6 +475,6 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
     given = progression_steps(progression, layout) if progression is not None else None
     tune = sample_tune(step_model, layout, seed=seed, temperature=pair, top_k=top_k,
                        top_p=top_p, chords=given, prime=prime_tune, form=form,
-                       copy_bias=copy_bias, echo_bias=echo_bias,
-                       chords_on_beats=chords_on_beats)
+                       copy_bias=copy_bias, echo_bias=echo_bias, contrast_bias=contrast_bias,
+                       chords_on_beats=chords_on_beats, part_cadences=part_cadences)
     return to_key(tune, key) if key is not None else tune

@@ -49,6 +49,10 @@ def _catalogue() -> dict[str, Input]:
         Input("meter_position", len(music.METERS) * music.MAX_BAR_STEPS, "meter_position", None,
               "where the step falls in the bar, in its meter: one id per (meter, position), so "
               "step 8 of a 6/8 bar and step 8 of a 3/4 bar are different things"),
+        Input("last_note", MELODY_SIZE, "melody", "melody",
+              "the last note started before this step (its onset event; a rest before any "
+              "note): the pitch a melodic step or leap is measured from, however long it was "
+              "held"),
         Input("next_chord", CHORD_SIZE, "chord", "chord",
               "the chord of this step: the melody head's input (it sounds over it)"),
     ]
@@ -83,6 +87,8 @@ def model_inputs(config) -> tuple[Input, ...]:
     chosen = [_CATALOGUE[k] for k in ("melody", "chord", "position", "meter")]
     if config.meter_position_embedding:
         chosen.append(_CATALOGUE["meter_position"])
+    if config.last_note:
+        chosen.append(_CATALOGUE["last_note"])
     for lag in lags:
         chosen += [_CATALOGUE[f"lookback_melody_{lag}"], _CATALOGUE[f"lookback_chord_{lag}"]]
     if lags:
@@ -130,12 +136,25 @@ def inputs_at(melody: np.ndarray, chords: np.ndarray, plan: form.Plan, steps: np
               "meter": plan.meter_ids[steps],
               "meter_position": plan.meter_ids[steps] * music.MAX_BAR_STEPS + plan.positions[steps]}
     names = [i.name for i in inputs]
+    if "last_note" in names:
+        values["last_note"] = last_notes(melody, steps)
     lags = form.lags_in(names)
     if lags:
         values.update(form.lookback_at(melody, chords, plan.bar_length, steps, lags))
     if any(n in form.STRUCTURE_KEYS for n in names):
         values.update({k: v[steps] for k, v in plan.structure().items()})
     return np.stack([values[n] for n in names]).astype(np.int32)
+
+
+def last_notes(melody: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """For each of ``steps``: the onset event of the last note started before it (`REST` if
+    none). Reads only the melody before the step, as the sampler has written it."""
+    end = int(steps.max()) if len(steps) else 0
+    started = np.where(music.is_onset(melody[:end]), np.arange(end), -1)
+    latest = np.maximum.accumulate(started) if end else started
+    before = latest[np.maximum(steps - 1, 0)] if end else np.full(len(steps), -1)
+    found = (steps > 0) & (before >= 0)
+    return np.where(found, melody[np.maximum(before, 0)], REST)
 
 
 def tune_arrays(tune: Tune, names: Sequence[str]) -> dict[str, np.ndarray]:

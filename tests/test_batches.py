@@ -2,6 +2,8 @@
 padding, transposed into the collection's keys, reproducible, and fed to Keras."""
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 import pytest
 
@@ -66,6 +68,19 @@ def test_transposition_moves_inputs_and_targets_together_into_common_keys(tunese
             np.testing.assert_array_equal(targets["chord"][0, :n], moved.chords)
         np.testing.assert_array_equal(inputs_["next_chord"][0, :n], targets["chord"][0, :n])
         np.testing.assert_array_equal(inputs_["melody"][0, 1:n], targets["melody"][0, :n - 1])
+
+
+def test_transposition_favours_the_keys_the_collection_uses_most(tuneset):
+    counts = collections.Counter(t.key for t in tuneset.train)
+    g_tune = next(t for t in tuneset.train if t.key == "G" and 2 in batches.key_shifts(t, {"A"})
+                  and -5 in batches.key_shifts(t, {"D"}))
+    shifts = batches.key_shifts(g_tune, batches.common_keys(tuneset.train))
+    p = dict(zip(shifts, batches.shift_weights(g_tune, shifts, counts)))
+    assert abs(sum(p.values()) - 1) < 1e-9
+    # D is a commoner key than A, so the move to D (a fourth down) is likelier than to A
+    assert counts["D"] > counts["A"] and p[-5] > p[2]
+    ratio = (counts["D"] / counts["A"]) ** batches.KEY_WEIGHT_POWER
+    assert p[-5] / p[2] == pytest.approx(ratio)
 
 
 def test_training_windows_make_an_endless_tf_dataset(tuneset):

@@ -357,6 +357,36 @@ def test_a_new_parts_second_phrase_is_offered_its_first_phrases_opening(step_mod
         generate.generate_tune(step_model, echo_bias=-1)
 
 
+def test_a_new_part_avoids_the_notes_of_the_part_before(step_model):
+    def shared(bias: float) -> int:  # B's note onsets equal to A's at the same step
+        count = 0
+        for seed in range(4):
+            tune = generate.generate_tune(step_model, chords="G", seed=seed, form="AB",
+                                          echo_bias=0.0, contrast_bias=bias)
+            a, b = tune.melody[:8 * 16], tune.melody[8 * 16:16 * 16]
+            count += int(((a == b) & music.is_onset(a))[:7 * 16].sum())  # B's last bar: cadence
+        return count
+    counts = [shared(bias) for bias in (0.0, 1.0, 50.0)]
+    assert counts[0] >= counts[1] >= counts[2] == 0 and counts[0] > 0, counts
+    with pytest.raises(FolkRNNError, match="contrast_bias"):
+        generate.generate_tune(step_model, contrast_bias=math.inf)
+
+
+def test_only_the_last_part_is_redrawn_for_a_cadence_unless_asked(step_model):
+    def a_end_steps_fed(part_cadences: bool) -> list[int]:  # steps of A's last bar, per tune
+        counts = []
+        for seed in range(6):
+            spy = Spy(step_model)
+            generate.generate_tune(spy, bars=16, form="AB", seed=seed,
+                                   part_cadences=part_cadences)
+            counts.append(sum(f["part"] == 0 and f["bar_in_part"] == 7
+                              for f in spy.form_inputs))
+        return counts
+    assert a_end_steps_fed(False) == [16] * 6  # written once
+    redrawn = a_end_steps_fed(True)
+    assert all(c % 16 == 0 for c in redrawn) and sum(redrawn) > 16 * 6, redrawn
+
+
 def test_chords_change_only_on_beats_under_the_rule(step_model):
     for rule in (True, False):
         changes = []

@@ -9,7 +9,7 @@ from folkrnn import form, inputs, music
 from folkrnn.config import Config
 from folkrnn.music import HOLD, REST, Tune, onset
 
-NO_FORM = Config(lookback="", structure=False, meter_position_embedding=0)
+NO_FORM = Config(lookback="", structure=False, meter_position_embedding=0, last_note=False)
 
 
 def test_a_config_names_the_inputs_it_reads_in_order():
@@ -18,8 +18,17 @@ def test_a_config_names_the_inputs_it_reads_in_order():
         "melody", "chord", "position", "meter", "lookback_melody_1", "lookback_chord_1",
         "lookback_melody_2", "lookback_chord_2", "repeats", "next_chord")
     assert inputs.input_keys(replace(NO_FORM, structure=True))[-4:-1] == form.STRUCTURE_KEYS
-    assert inputs.input_keys(replace(NO_FORM, meter_position_embedding=4))[:5] == (
-        "melody", "chord", "position", "meter", "meter_position")
+    assert inputs.input_keys(replace(NO_FORM, meter_position_embedding=4, last_note=True)) == (
+        "melody", "chord", "position", "meter", "meter_position", "last_note", "next_chord")
+
+
+def test_the_last_note_is_the_one_a_step_or_leap_is_measured_from():
+    melody = np.array([REST, onset(60), HOLD, HOLD, REST, onset(62), HOLD, onset(64)])
+    layout = Tune(melody, np.zeros(len(melody), int))
+    found = inputs.tune_arrays(layout, ["melody", "last_note"])
+    assert found["melody"].tolist()[3:6] == [HOLD, HOLD, REST]  # the step before says little
+    assert found["last_note"].tolist() == [REST, REST] + [onset(60)] * 4 + [onset(62)] * 2
+    assert inputs.moves_with("last_note") == "melody"  # a transposition moves it
 
 
 def test_the_meter_position_tells_a_jig_bar_from_a_waltz_bar():
@@ -32,11 +41,12 @@ def test_the_meter_position_tells_a_jig_bar_from_a_waltz_bar():
     assert ids["meter_position"].max() < inputs.by_names(["meter_position"])[0].size
 
 
-def test_a_run_saved_before_the_meter_position_existed_builds_without_it():
+def test_a_run_saved_before_the_newer_inputs_existed_builds_without_them():
     saved = json.loads(Config().to_json())
-    del saved["meter_position_embedding"]
-    assert "meter_position" not in inputs.input_keys(Config.from_dict(saved))
-    assert "meter_position" in inputs.input_keys(Config())
+    del saved["meter_position_embedding"], saved["last_note"]
+    old = inputs.input_keys(Config.from_dict(saved))
+    assert "meter_position" not in old and "last_note" not in old
+    assert {"meter_position", "last_note"} <= set(inputs.input_keys(Config()))
 
 
 def test_inputs_about_the_same_thing_share_a_table_of_the_right_size():
