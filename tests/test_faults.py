@@ -91,10 +91,10 @@ def home_on(dataset_home: Path, tmp_path: Path):
 
 @pytest.mark.skipif(not ROOT, reason="a full disk is a small tmpfs, and mounting one needs root")
 def test_a_full_disk_stops_training_keeps_the_epoch_and_resumes(home_on):
-    with tmpfs(home_on / "runs", "3M") as disk:
+    with tmpfs(home_on / "runs", "4M") as disk:
         assert folkrnn("train", "--run", "full", "--set", "epochs=1", home=home_on).returncode == 0
         kept = snapshot(disk / "full")
-        filler = fill(disk, leave=300_000)  # less than one checkpoint (650 kB in smoke mode)
+        filler = fill(disk, leave=300_000)  # less than one checkpoint (750 kB in smoke mode)
         result = folkrnn("train", "--run", "full", "--set", "epochs=2", home=home_on)
         assert_one_line_error(result, "run 'full'", f"the disk at {disk}", "is full",
                               "checkpoint of epoch 1 is kept", "run the same command again")
