@@ -12,8 +12,8 @@ composing (`folkrnn.generate`). One function for both, so training and composing
   should read it) a line in `model_inputs`.
 
 At step t the model has written steps 0..t-1 and predicts step t. It reads the melody event and
-chord of step t-1 (a silent step before the tune), where step t falls in the bar and the meter,
-the form inputs of step t (`folkrnn.form`: the music 1, 2, 4, 8 bars back, the repeat flags, the
+chord of step t-1 (a silent step before the tune), the last note started before step t, where
+step t falls in the bar and the meter (apart, and together: the meter position), the form inputs of step t (`folkrnn.form`: the music 1, 2, 4, 8 bars back, the repeat flags, the
 bar within its part), and, in the melody head, the chord of step t (`NEXT_CHORD`).
 """
 from __future__ import annotations
@@ -47,12 +47,11 @@ def _catalogue() -> dict[str, Input]:
               "where the step falls in its bar (16th notes from the bar line)"),
         Input("meter", len(music.METERS), "meter", None, "the time signature (4/4, 6/8, ...)"),
         Input("meter_position", len(music.METERS) * music.MAX_BAR_STEPS, "meter_position", None,
-              "where the step falls in the bar, in its meter: one id per (meter, position), so "
-              "step 8 of a 6/8 bar and step 8 of a 3/4 bar are different things"),
+              "where the step falls in the bar, within its meter (a jig's step 8 is not a "
+              "waltz's step 8)"),
         Input("last_note", MELODY_SIZE, "melody", "melody",
-              "the last note started before this step (its onset event; a rest before any "
-              "note): the pitch a melodic step or leap is measured from, however long it was "
-              "held"),
+              "the last note started before this step, however long ago (the pitch the next "
+              "note steps or leaps from)"),
         Input("next_chord", CHORD_SIZE, "chord", "chord",
               "the chord of this step: the melody head's input (it sounds over it)"),
     ]
