@@ -13,8 +13,9 @@ composing (`folkrnn.generate`). One function for both, so training and composing
 
 At step t the model has written steps 0..t-1 and predicts step t. It reads the melody event and
 chord of step t-1 (a silent step before the tune), the last note started before step t, where
-step t falls in the bar and the meter (apart, and together: the meter position), the form inputs of step t (`folkrnn.form`: the music 1, 2, 4, 8 bars back, the repeat flags, the
-bar within its part), and, in the melody head, the chord of step t (`NEXT_CHORD`).
+step t falls in the bar and the meter (apart, and together: the meter position), the form
+inputs of step t (`folkrnn.form`: the music 1, 2, 4, 8 bars back, the repeat flags, the bar
+within its part), and, in the melody head, the chord of step t (`NEXT_CHORD`).
 """
 from __future__ import annotations
 
