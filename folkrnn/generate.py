@@ -389,9 +389,13 @@ def _temperatures(temperature: float | tuple[float, float],
     else:
         chord = DEFAULT_CHORD_TEMPERATURE if chord_temperature is None else chord_temperature
         pair = (temperature, chord)
-    if len(pair) != 2 or not all(math.isfinite(float(t)) and float(t) > 0 for t in pair):
-        raise FolkRNNError(f"temperature {temperature!r} must be a number greater than 0 (e.g. "
-                           "1.0; lower is safer, higher is wilder), or a pair (melody, chord)")
+    if len(pair) != 2:
+        raise FolkRNNError(f"temperature {temperature!r}: give one number, or a pair (melody, "
+                           "chord)")
+    for name, value in zip(("temperature", "chord temperature"), pair):
+        if not (math.isfinite(float(value)) and float(value) > 0):
+            raise FolkRNNError(f"{name} {value!r} must be a number greater than 0 (e.g. 1.0; "
+                               "lower is safer, higher is wilder)")
     return float(pair[0]), float(pair[1])
 
 

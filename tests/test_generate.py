@@ -280,11 +280,14 @@ def test_generate_with_a_key(step_model):
     ({"steps": 10**9}, "steps=1000000000"),
     ({"temperature": float("nan")}, "temperature"),
     ({"temperature": float("inf")}, "temperature"),
-    ({"temperature": (1.0, float("nan"))}, "temperature"),
+    ({"temperature": (1.0, float("nan"))}, "chord temperature nan"),
+    ({"temperature": (1.0, 1.0, 1.0)}, "one number, or a pair"),
     ({"steps": 64, "bars": 4}, "not both"),
     ({"form": "A-B"}, "form"),
     ({"temperature": (1.0, 1.0), "chord_temperature": 0.5}, "chord temperature once"),
-    ({"chord_temperature": 0}, "temperature"),
+    ({"chord_temperature": 0}, "chord temperature 0 must be"),
+    ({"temperature": -1, "chord_temperature": 0.5}, "^temperature -1 must be"),
+    ({"echo_bias": float("nan")}, "echo_bias"),
 ])
 def test_bad_arguments_are_readable_errors(step_model, kwargs, message):
     with pytest.raises(FolkRNNError, match=message):
