@@ -26,7 +26,6 @@ from folkrnn import paths
 from folkrnn.errors import FolkRNNError
 
 TUTORIAL_RUN = "tutorial"  # the run notebooks 03 and 04 train and read
-BPM_RANGE = (20, 400)  # beats a minute of a tune to play or dance to (MIDI stores no less than 4)
 RUN_HELP = f"run name, a folder under runs/ (the notebooks' run is called {TUTORIAL_RUN!r})"
 
 
@@ -222,6 +221,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--key", help="key of the output, e.g. D or Em")
     p.add_argument("--chords", help='chord progression, one per bar, e.g. "G D Em C"')
     p.add_argument("--prime", help="MIDI file, or test:NAME for a held-out tune, to continue")
+    from folkrnn.sound import BPM_RANGE
     p.add_argument("--bpm", type=number(float, *BPM_RANGE),
                    help="beats a minute of the written files (a jig's beat is a dotted quarter; "
                    "default by meter: 110 for jigs, 120 for reels)")

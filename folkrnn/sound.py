@@ -75,6 +75,9 @@ class Tempo:
         return f"{beat.numerator}/{beat.denominator}={round(self.bpm)}"
 
 
+BPM_RANGE = (20, 400)  # beats a minute of a tune to play or dance to (MIDI stores no less than 4)
+
+
 def tempo(meter: str, bpm: float | None = None) -> Tempo:
     """The tempo to play a tune in ``meter``: ``bpm`` beats a minute, by default one that suits
     the dance. Explained in notebook 01.
@@ -93,8 +96,9 @@ def tempo(meter: str, bpm: float | None = None) -> Tempo:
         beat, default = 16 // den, 120.0
     if bpm is None:
         bpm = default
-    if not bpm > 0:
-        raise FolkRNNError(f"bpm={bpm} must be greater than 0, e.g. {default:g}")
+    if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:  # NaN too
+        raise FolkRNNError(f"bpm={bpm}: give {BPM_RANGE[0]} to {BPM_RANGE[1]} beats a minute, "
+                           f"e.g. {default:g}")
     return Tempo(float(bpm), beat)
 
 

@@ -493,6 +493,8 @@ def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_save_tune_rejects_a_bad_tempo(tmp_path):
-    with pytest.raises(FolkRNNError, match="bpm"):
-        listen.save_tune(hand_built(), midi=tmp_path / "t.mid", bpm=0)
+@pytest.mark.parametrize("bpm", [0, -5, 10_000, float("nan")])
+def test_save_tune_rejects_a_bad_tempo(tmp_path, bpm):
+    with pytest.raises(FolkRNNError, match="beats a minute"):
+        listen.save_tune(hand_built(), midi=tmp_path / "t.mid", bpm=bpm)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
