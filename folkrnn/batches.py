@@ -7,9 +7,10 @@ Explained in notebook 02_build_model (windows) and 03_train_model (feeding the n
   once per epoch and window edges fall somewhere new every time.
 * **Transposition** (``transpose``): each tune is moved by a random interval into another key
   that the collection's tunes are written in (`common_keys`), so the model learns the tunes in
-  the keys folk players use (G, D, A, Em, ...), not in E♭ or C♯; each key is drawn as often as
-  the collection uses it (`shift_weights`), so that the model's tunes come in G and D about as
-  often as the real ones do.
+  the keys folk players use (G, D, A, Em, ...), not in E♭ or C♯; each key is drawn in
+  proportion to the square root of how many tunes are in it (`shift_weights`), so that the
+  model writes in D and G most often, as the collection does, and still hears every tune in
+  several keys.
 * **Packing**: windows are sorted by length and taken ``batch_size`` at a time; a batch is only
   as long as its longest window (rounded up to `LENGTH_STEP`). The short windows at the start
   and end of each tune share batches of their own instead of being padded to ``seq_len``,

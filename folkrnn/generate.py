@@ -133,7 +133,7 @@ class _Writer:
             logits = np.array(self.model.melody_logits(hidden, np.array([chord]))[0], np.float64)
             if prefer is not None:
                 logits[prefer[0]] += bias
-            if avoid is not None and music.is_onset(np.array([avoid]))[0]:
+            if avoid is not None and music.is_onset(avoid):
                 logits[avoid] -= self.contrast_bias
             if previous[0] == REST:  # nothing to hold
                 logits[HOLD] = -np.inf

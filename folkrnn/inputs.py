@@ -149,12 +149,10 @@ def inputs_at(melody: np.ndarray, chords: np.ndarray, plan: form.Plan, steps: np
 def last_notes(melody: np.ndarray, steps: np.ndarray) -> np.ndarray:
     """For each of ``steps``: the onset event of the last note started before it (`REST` if
     none). Reads only the melody before the step, as the sampler has written it."""
-    end = int(steps.max()) if len(steps) else 0
+    end = int(steps.max(initial=0))
     started = np.where(music.is_onset(melody[:end]), np.arange(end), -1)
-    latest = np.maximum.accumulate(started) if end else started
-    before = latest[np.maximum(steps - 1, 0)] if end else np.full(len(steps), -1)
-    found = (steps > 0) & (before >= 0)
-    return np.where(found, melody[np.maximum(before, 0)], REST)
+    latest = np.maximum.accumulate(np.concatenate([[-1], started]))  # [k]: last onset before k
+    return np.where(latest[steps] >= 0, melody[np.maximum(latest[steps], 0)], REST)
 
 
 def tune_arrays(tune: Tune, names: Sequence[str]) -> dict[str, np.ndarray]:
