@@ -60,6 +60,11 @@ SETTINGS = {  # name: generate_tune's options (the rest are its defaults)
                                                **NO_RULE),
     "free, T 1, top-p 0.95, chords on beats": dict(**NUCLEUS, **FREE, chords_on_beats=True),
 }
+# Sessions 1 and 2 wrote no pickup bar: their rows keep their names' meaning
+SETTINGS = {name: dict(pickup=False, **options) for name, options in SETTINGS.items()}
+# session 3: the defaults (a pickup bar first), and the same without it
+SETTINGS |= {"defaults (session 3: pickup bar)": {},
+             "defaults without the pickup bar": dict(pickup=False)}
 SHOWN = ("stepwise_share", "offbeat_chord_changes", "sounds_six_eight", "ends_on_tonic",
          "part_last_note_tonic_or_dominant", "a_part_recurs_exactly",
          "bars_repeating_one_of_7_before", "bars_equal_to_8_before", "longest_repeat")

@@ -10,7 +10,11 @@ Explained in notebook 02_build_model (windows) and 03_train_model (feeding the n
   the keys folk players use (G, D, A, Em, ...), not in E♭ or C♯; each key is drawn in
   proportion to the square root of how many tunes are in it (`shift_weights`), so that the
   model writes in D and G most often, as the collection does, and still hears every tune in
-  several keys.
+  several keys. With ``keep_register``, each move is also weighted by how common the register
+  it puts the tune in is (`register_weights`: a tune's mean pitch, against the collection's):
+  a jig in G moved down a fourth into D sits lower than any real tune in D, and a model that
+  hears such moves writes tunes whose register spreads twice as widely as the collection's
+  (BENCHMARKS.md, round 3 session 3).
 * **Packing**: windows are sorted by length and taken ``batch_size`` at a time; a batch is only
   as long as its longest window (rounded up to `LENGTH_STEP`). The short windows at the start
   and end of each tune share batches of their own instead of being padded to ``seq_len``,
@@ -31,7 +35,7 @@ from typing import Iterator
 
 import numpy as np
 
-from folkrnn import inputs, keys
+from folkrnn import inputs, keys, music
 from folkrnn.errors import FolkRNNError
 from folkrnn.music import Tune
 
@@ -66,6 +70,31 @@ def shift_weights(tune: Tune, shifts: list[int], counts: collections.Counter) ->
     return weights / weights.sum()
 
 
+def mean_pitch(tune: Tune) -> float:
+    """The register of a tune: the mean MIDI pitch of its notes (0 for a tune without any)."""
+    pitches = music.onset_pitches(tune.melody)
+    return float(pitches.mean()) if len(pitches) else 0.0
+
+
+def register_weights(tune: Tune, shifts: list[int], register: tuple[float, float]) -> np.ndarray:
+    """How common the register each of ``shifts`` moves the tune into is: the density of a
+    normal distribution with the collection's ``register`` (mean and standard deviation of the
+    tunes' `mean_pitch`) at the moved tune's mean pitch (unnormalised)."""
+    mean, sd = register
+    return np.exp(-0.5 * ((mean_pitch(tune) + np.array(shifts) - mean) / sd) ** 2)
+
+
+def collection_register(tunes: list[Tune]) -> tuple[float, float]:
+    """The mean and standard deviation of the ``tunes``' `mean_pitch` (tunes with notes)."""
+    means = np.array([mean_pitch(t) for t in tunes if music.is_onset(t.melody).any()])
+    return (float(means.mean()), max(float(means.std()), 1.0)) if len(means) else (0.0, 1.0)
+
+
+def _normalised(weights: np.ndarray) -> np.ndarray:
+    total = weights.sum()
+    return weights / total if total > 0 else np.full(len(weights), 1 / len(weights))
+
+
 class Batcher:
     """Cuts ``tunes`` into packed batches of the inputs ``names`` (see the module docstring).
 
@@ -74,13 +103,18 @@ class Batcher:
     """
 
     def __init__(self, tunes: list[Tune], names: tuple[str, ...], seq_len: int,
-                 batch_size: int, *, transpose: bool = False, seed: int = 0):
+                 batch_size: int, *, transpose: bool = False, keep_register: bool = False,
+                 seed: int = 0):
         self.names, self.seq_len, self.batch_size, self.seed = names, seq_len, batch_size, seed
         self.arrays = [inputs.tune_arrays(t, names) for t in tunes]
         self.columns = list(self.arrays[0]) if self.arrays else []  # inputs and targets
         allowed, counts = common_keys(tunes), collections.Counter(t.key for t in tunes)
         self.shifts = [key_shifts(t, allowed) if transpose else [0] for t in tunes]
         self.shift_p = [shift_weights(t, s, counts) for t, s in zip(tunes, self.shifts)]
+        if keep_register and transpose:
+            register = collection_register(tunes)
+            self.shift_p = [_normalised(p * register_weights(t, s, register))
+                            for t, s, p in zip(tunes, self.shifts, self.shift_p)]
         self.moves = {k: inputs.moves_with(k) for k in self.columns}
         self.tables = inputs.shift_tables(MAX_SHIFT)
 
@@ -134,11 +168,11 @@ class Batcher:
 
 def batch_windows(tunes: list[Tune], seq_len: int, batch_size: int, *, names: tuple[str, ...],
                   seed: int = 0, epoch: int = 0, transpose: bool = False,
-                  shuffle: bool = True) -> Iterator[Batch]:
+                  keep_register: bool = False, shuffle: bool = True) -> Iterator[Batch]:
     """One epoch of ``(inputs, targets, sample_weights)`` batches of the inputs ``names``
     (a model's: `inputs.input_keys(config)`); see `Batcher`."""
     yield from Batcher(tunes, names, seq_len, batch_size, transpose=transpose,
-                       seed=seed).epoch(epoch, shuffle)
+                       keep_register=keep_register, seed=seed).epoch(epoch, shuffle)
 
 
 def _tf_dataset(generate, names: tuple[str, ...], batch_size: int, count: int | None = None):
@@ -162,7 +196,8 @@ def _tf_dataset(generate, names: tuple[str, ...], batch_size: int, count: int | 
 
 def training_windows(tunes: list[Tune], seq_len: int, batch_size: int, *,
                      names: tuple[str, ...], seed: int = 0, transpose: bool = True,
-                     first_epoch: int = 0, batches: int | None = None):
+                     keep_register: bool = False, first_epoch: int = 0,
+                     batches: int | None = None):
     """An endless `tf.data.Dataset` of shuffled training batches (see `Batcher`).
 
     Epoch e is drawn with seed ``(seed, e)`` and has exactly ``batches`` batches (default
@@ -170,7 +205,8 @@ def training_windows(tunes: list[Tune], seq_len: int, batch_size: int, *,
     """
     if not tunes:
         raise FolkRNNError("no tunes to train on: run folkrnn prepare (or notebook 01) first")
-    batcher = Batcher(tunes, names, seq_len, batch_size, transpose=transpose, seed=seed)
+    batcher = Batcher(tunes, names, seq_len, batch_size, transpose=transpose,
+                      keep_register=keep_register, seed=seed)
     batches = batches or steps_per_epoch(tunes, seq_len, batch_size)
 
     def generate():

@@ -135,7 +135,8 @@ def _generate(args: argparse.Namespace) -> None:
                          chord_temperature=args.chord_temperature, top_k=args.top_k,
                          top_p=args.top_p, meter=args.meter, key=args.key, chords=args.chords,
                          prime=args.prime, form=args.form, copy_bias=args.copy_bias,
-                         echo_bias=args.echo_bias, contrast_bias=args.contrast_bias)
+                         echo_bias=args.echo_bias, contrast_bias=args.contrast_bias,
+                         pickup=args.pickup)
     written = save_tune(tune, midi=args.out, abc=args.abc, wav=args.wav, bpm=args.bpm)
     for path in written:
         print(f"wrote {path}")
@@ -217,6 +218,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--contrast-bias", type=number(float, 0), default=DEFAULT_CONTRAST_BIAS,
                    help="how strongly a new part avoids the notes of the part before, in nats "
                    f"(0 = not at all; default {DEFAULT_CONTRAST_BIAS:g})")
+    p.add_argument("--no-pickup", dest="pickup", action="store_false",
+                   help="start on the first downbeat (default: a pickup bar first, whose notes "
+                   "the model writes, as in 83%% of the collection's tunes)")
     p.add_argument("--meter", help="time signature, e.g. 6/8")
     p.add_argument("--key", help="key of the output, e.g. D or Em")
     p.add_argument("--chords", help='chord progression, one per bar, e.g. "G D Em C"')

@@ -25,7 +25,8 @@ MAX_SEED = 2**31 - 1  # seeds are 32-bit numbers, and training adds the epoch to
 
 LR_SCHEDULES = ("cosine", "constant")
 # Knobs added after runs were saved: a config.json without them means the model had none of it.
-ADDED_LATER: dict[str, Any] = {"meter_position_embedding": 0, "last_note": False}
+ADDED_LATER: dict[str, Any] = {"meter_position_embedding": 0, "last_note": False,
+                               "keep_register": False}
 
 
 def knob(default: Any, help: str) -> Any:
@@ -71,11 +72,14 @@ class Config:
     batch_size: int = knob(128, "windows per gradient step (tuned: bigger batches use the CPU "
                                 "better)")
     transpose: bool = knob(True, "augment by transposing each window by a random interval")
+    keep_register: bool = knob(True, "transpose mostly by intervals that keep a tune in the "
+                                     "register the collection's tunes sit in")
     max_tunes: int = knob(0, "use at most this many training tunes (0 = all)")
     # --- training ---
     learning_rate: float = knob(3e-3, "Adam step size (at the start, with lr_schedule=cosine)")
-    lr_schedule: str = knob("cosine", "how the step size changes: 'cosine' (falls to 5% by the "
-                                      "last epoch) or 'constant'")
+    lr_schedule: str = knob("constant", "how the step size changes: 'constant', or 'cosine' "
+                                        "(falls to 5% by the last epoch: for runs long enough "
+                                        "to reach the plateau)")
     clipnorm: float = knob(1.0, "gradients are rescaled to at most this norm")
     epochs: int = knob(13, "passes over the training tunes (the cosine schedule ends with the "
                            "last)")

@@ -217,13 +217,13 @@ def echo_sources(first_bar: int, end_bar: int) -> dict[int, int]:
 
 def repeated_bars_by_source(tune: Tune, form: str, ending_bars: int = 1,
                             phrase_echo: bool = True) -> dict[str, int]:
-    """Of the full bars of a tune generated with ``form`` (no pickup), how many repeat an
+    """Of the full bars of a tune generated with ``form`` (after any pickup), how many repeat an
     earlier bar where the form offered it (the repeated parts, and with ``phrase_echo`` the
     echoed bars of `echo_sources`), and how many the model repeated by itself.
 
     Notebook 04 shows this beside the same count for ``form="free"``.
     """
-    plan = Plan.of(tune)
+    plan = Plan.of_tune(tune)
     bars = [tune.melody[slice(*plan.bar_range(i))].tobytes() for i in range(plan.total_bars)]
     letters = parse_form(form)
     copied: set[int] = set()

@@ -49,6 +49,7 @@ DEFAULT_PART_CADENCES = False  # True: every part's last bar redrawn for a caden
 DEFAULT_CONTRAST_BIAS = 2.0  # nats taken, in a new part, from the part before's note onsets
 DEFAULT_ECHO_BIAS = 2.0  # nats added, in a part's bars 5-6, to the notes of its bars 1-2
 DEFAULT_CHORDS_ON_BEATS = True
+DEFAULT_PICKUP = True  # a pickup bar first, the model's notes in it (83% of real tunes have one)
 DEFAULT_PRIME_BARS = 4  # bars of a prime tune the model continues
 MAX_BARS = 512  # longer requests are refused: they would take minutes and fill the screen
 MAX_STEPS = MAX_BARS * music.MAX_BAR_STEPS
@@ -154,7 +155,7 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
                 prime: Tune | None = None, name: str | None = None, form: str = form_lib.FREE,
                 copy_bias: float = math.inf, echo_bias: float = 0.0, contrast_bias: float = 0.0,
                 chords_on_beats: bool = False, ending_bars: int = 1, candidates: int = 8,
-                part_cadences: bool = True) -> Tune:
+                part_cadences: bool = True, pickup: bool = False) -> Tune:
     """Sample a tune with the length and meters of ``layout`` (explained in notebook 04).
 
     * ``temperature``: ``(melody, chord)``; ``top_k``: 0 = all events; ``top_p``: nucleus
@@ -165,6 +166,10 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
       factorised model the melody head sees exactly these chords). Prime steps keep their own.
     * ``prime``: its steps are fed in first (teacher forcing) and kept; sampling continues
       after them.
+    * ``pickup``: the layout's first bar is a pickup bar (without a prime; a prime brings its
+      own): its downbeat is silent, as every pickup bar of the collection is, and the model
+      writes the notes leading into the first full bar (usually one or two). A pickup the
+      model leaves silent is dropped.
     * ``form``: ``free`` (the model writes every step) or part letters such as ``AABB``: the
       full bars are cut into that many equal parts. What the FORM imposes: (1) a part whose
       letter came before is played again: at each step the event and chord of the earlier
@@ -187,7 +192,8 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
     """
     letters = form_lib.parse_form(form)
     primed = 0 if prime is None else len(prime)
-    plan = form_lib.Plan.of(layout, pickup=prime is not None and form_lib.has_pickup(prime))
+    pickup = form_lib.has_pickup(prime) if prime is not None else pickup
+    plan = form_lib.Plan.of(layout, pickup=pickup)
     writer = _Writer(step_model, plan, np.random.default_rng(seed), temperature, top_k, top_p,
                      copy_bias, chords_on_beats, contrast_bias)
 
@@ -195,6 +201,9 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
                    avoid_from: int | None = None) -> None:
         if t < primed:
             writer.write(t, int(prime.chords[t]), int(prime.melody[t]))
+            return
+        if t == 0 and pickup:  # a pickup bar: silent on its downbeat, by definition
+            writer.write(t, NO_CHORD, REST)
             return
         given = int(chords[t]) if chords is not None else None
         prefer = None if copy_from is None else (int(writer.melody[copy_from]),
@@ -210,6 +219,9 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
             for t in range(len(layout)):
                 write_step(t)
     tune = Tune(writer.melody, writer.chords, layout.meters, "C", name or f"generated-seed{seed}")
+    first_bar = plan.bar_range(0)[0] if plan.total_bars else 0
+    if pickup and not primed and not music.is_onset(tune.melody[:first_bar]).any():
+        tune = tune.slice(first_bar, len(tune))  # a silent pickup: no pickup at all
     tune = music.normalise(tune)
     tune.key = keys.estimate_key(tune)
     return tune
@@ -326,10 +338,12 @@ def parse_progression(chords: str | Sequence[str]) -> list[list[int]]:
     return [[music.parse_chord(name) for name in str(bar).split("/")] for bar in bars]
 
 
-def progression_steps(progression: list[list[int]], layout: Tune) -> np.ndarray:
-    """A chord class per step of ``layout``: the progression bar by bar, repeated to the end."""
+def progression_steps(progression: list[list[int]], layout: Tune, pickup: bool = False
+                      ) -> np.ndarray:
+    """A chord class per step of ``layout``: the progression bar by bar, repeated to the end,
+    from the first full bar (a ``pickup`` bar has no chord)."""
     out = np.zeros(len(layout), np.int64)
-    for bar, (start, end) in enumerate(layout.bars()):
+    for bar, (start, end) in enumerate(layout.bars()[int(pickup):]):
         names = progression[bar % len(progression)]
         bounds = [start + (end - start) * i // len(names) for i in range(len(names) + 1)]
         for chord, a, b in zip(names, bounds[:-1], bounds[1:]):
@@ -430,14 +444,17 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
                   echo_bias: float = DEFAULT_ECHO_BIAS,
                   contrast_bias: float = DEFAULT_CONTRAST_BIAS,
                   chords_on_beats: bool = DEFAULT_CHORDS_ON_BEATS,
-                  part_cadences: bool = DEFAULT_PART_CADENCES) -> Tune:
+                  part_cadences: bool = DEFAULT_PART_CADENCES,
+                  pickup: bool = DEFAULT_PICKUP) -> Tune:
     """A new tune from a trained model (``folkrnn generate``; explained in notebook 04).
 
     ``step_model``: `model.load_step_model(run)`. ``form``: which 8-bar parts repeat
     (``AABB``, ``AB``, ``AABA``, ``ABC``, …; ``free``: the model alone decides; see
     `sample_tune` for what the form imposes). Length: ``steps``, or ``bars`` of ``meter``
     (default: 8 bars per part of the form, 32 bars for ``free``), prime included; a prime that
-    opens with a pickup adds that bar. ``meter`` defaults to the prime's, else 4/4.
+    opens with a pickup adds that bar, and so does ``pickup`` (the default, without a prime:
+    83% of the collection's tunes open with one) when the length is given in bars; the model
+    writes its notes. ``meter`` defaults to the prime's, else 4/4.
     ``chords``: see `parse_progression` (one chord per bar, repeated). ``prime``: see
     `load_prime`. ``key``: the tune is transposed afterwards into that key (see `to_key`); as
     chords given with ``chords`` would move too, both together are refused. ``temperature``:
@@ -469,16 +486,20 @@ def generate_tune(step_model: "StepModel", *, bars: int | None = None, steps: in
     meter = meter or (prime_tune.meters[-1][1] if prime_tune is not None else "4/4")
     if bars is None and steps is None:
         bars = form_lib.PART_BARS * len(letters) if letters else DEFAULT_BARS
-    pickup = bars is not None and prime_tune is not None and form_lib.has_pickup(prime_tune)
+    if prime_tune is not None:  # a prime brings its own pickup, or none
+        pickup = form_lib.has_pickup(prime_tune)
+    pickup = pickup and bars is not None  # a length in steps is exact
     steps = _length(steps, bars, music.steps_per_bar(meter))
-    steps += music.steps_per_bar(prime_tune.meters[0][1]) if pickup else 0
+    first_meter = prime_tune.meters[0][1] if prime_tune is not None else meter
+    steps += music.steps_per_bar(first_meter) if pickup else 0
     if prime_tune is not None and len(prime_tune) >= steps:
         raise FolkRNNError(f"the prime has {len(prime_tune)} steps but the tune is to have only "
                            f"{steps}: ask for more --bars/--steps or use a shorter prime")
     layout = blank_tune(steps, _meters(meter, prime_tune))
-    given = progression_steps(progression, layout) if progression is not None else None
+    given = progression_steps(progression, layout, pickup) if progression is not None else None
     tune = sample_tune(step_model, layout, seed=seed, temperature=pair, top_k=top_k,
                        top_p=top_p, chords=given, prime=prime_tune, form=form,
                        copy_bias=copy_bias, echo_bias=echo_bias, contrast_bias=contrast_bias,
-                       chords_on_beats=chords_on_beats, part_cadences=part_cadences)
+                       chords_on_beats=chords_on_beats, part_cadences=part_cadences,
+                       pickup=pickup)
     return to_key(tune, key) if key is not None else tune

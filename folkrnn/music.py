@@ -340,6 +340,9 @@ def _pick_tracks(pm: pretty_midi.PrettyMIDI, require_chords: bool):
             raise TuneError("no chord track", "the MIDI file has only one track with notes; "
                             "a tune needs a melody track and a chord track")
         return tracks[0], None
+    named = {i.name: i for i in tracks}
+    if {"melody", "chords"} <= set(named):  # written by `tune_to_midi`: the names say which
+        return named["melody"], named["chords"]
     by_pitch = sorted(tracks, key=lambda i: -np.mean([n.pitch for n in i.notes]))
     return by_pitch[0], by_pitch[1]  # melody above, chords below; further tracks ignored
 
@@ -402,7 +405,8 @@ def midi_to_tune(pm: pretty_midi.PrettyMIDI, name: str = "", *, require_chords: 
                  max_steps: int | None = None) -> Tune:
     """Encode a PrettyMIDI object as a `Tune`; raises `TuneError` (with a reason) if it can't.
 
-    The highest non-drum track is the melody, the next one the chords. Notes are snapped to the
+    The tracks named ``melody`` and ``chords`` (as `tune_to_midi` names them), else the highest
+    non-drum track is the melody, the next one the chords. Notes are snapped to the
     nearest 16th note; where two notes snap onto one step (fast triplets) the first is kept,
     overlapping melody notes are cut at the next onset. Explained in notebook 02.
     """

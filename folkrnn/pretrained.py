@@ -1,5 +1,6 @@
-"""The model shipped with folkrnn: the default settings, trained, so that notebook 04, the composer
-and ``folkrnn generate`` can play before anything is trained. Used in notebook 04_test_model.
+"""The model shipped with folkrnn: the default settings, trained to their plateau (36 epochs, the
+tutorial trains 13), so that notebook 04, the composer and ``folkrnn generate`` can play before
+anything is trained. Used in notebook 04_test_model.
 
 Under the run name `runs.PRETRAINED_RUN` (``pretrained``), `model.load_run`,
 `model.load_step_model`, ``folkrnn generate`` and ``folkrnn evaluate`` load it from the package
@@ -17,7 +18,8 @@ never read, and ``folkrnn train --run pretrained`` is refused. The folder holds
 Drift is caught when it is loaded: if this code's encoding, vocabulary or inputs differ from
 what the model was trained for, or its weights don't fit its config, loading fails with one
 line that names the rebuild command (`REBUILD`). Rebuilding: ``make pretrained`` trains the
-default model from scratch (seed 0, every epoch) and exports it; to export another trained run:
+default model from scratch (seed 0, 36 epochs, every one) and exports it; to export another
+trained run:
 
     python -m folkrnn.pretrained --from-run NAME [--out FOLDER]
 """

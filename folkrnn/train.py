@@ -72,7 +72,8 @@ def _train(config: Config, run_name: str, tunes: TuneSet | None, fresh: bool, ca
     checkpoints = Checkpoints(run_name, config, state, started)
     try:
         model.fit(training_windows(train, config.seq_len, config.batch_size, seed=config.seed,
-                                   transpose=config.transpose, first_epoch=state.epoch,
+                                   transpose=config.transpose,
+                                   keep_register=config.keep_register, first_epoch=state.epoch,
                                    batches=batches, names=names),
                   steps_per_epoch=batches, epochs=config.epochs, initial_epoch=state.epoch,
                   validation_data=validation,

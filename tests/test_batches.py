@@ -83,6 +83,30 @@ def test_transposition_favours_the_keys_the_collection_uses_most(tuneset):
     assert p[-5] / p[2] == pytest.approx(ratio)
 
 
+def test_keep_register_favours_moves_that_keep_a_tune_where_the_collection_sits(tuneset):
+    tunes = tuneset.train
+    mean, sd = batches.collection_register(tunes)
+    assert 65 < mean < 80 and 1 < sd < 5
+    plain = batches.Batcher(tunes, NAMES, 128, 32, transpose=True)
+    kept = batches.Batcher(tunes, NAMES, 128, 32, transpose=True, keep_register=True)
+    assert kept.shifts == plain.shifts  # the same keys are possible, drawn differently
+
+    def spread(batcher: batches.Batcher) -> float:
+        """The standard deviation of the moved tunes' mean pitch, over a few epochs."""
+        moved = [batches.mean_pitch(tunes[i]) + shift
+                 for epoch in range(3) for i, start, _, shift in
+                 batcher.windows(np.random.default_rng(epoch)) if start == 0]
+        return float(np.std(moved))
+
+    # a tune moved by a fourth sits out of the collection's register: with keep_register the
+    # moved tunes spread about as widely as the tunes as written
+    assert spread(plain) > 1.4 * sd and spread(kept) < 1.15 * sd
+    far, near = max(plain.shifts[0], key=abs), min(plain.shifts[0], key=abs)
+    weights = batches.register_weights(tunes[0], [far, near], (mean, sd))
+    distance = abs(batches.mean_pitch(tunes[0]) + np.array([far, near]) - mean)
+    assert (weights[0] < weights[1]) == (distance[0] > distance[1])
+
+
 def test_training_windows_make_an_endless_tf_dataset(tuneset):
     tunes = tuneset.valid[:5]
     data = batches.training_windows(tunes, 16, 4, names=NAMES, batches=3)

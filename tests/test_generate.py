@@ -150,15 +150,21 @@ def test_chord_conditioned_melody_follows_the_given_chords_exactly(step_model):
     g, d, em, c = (parse_chord(n) for n in ("G", "D", "Em", "C"))
     bar_chords = [[g] * 12, [d] * 6 + [g] * 6, [em] * 12, [c] * 12]
     expected = np.concatenate(bar_chords * 2)
-    assert len(tune) == 96 and np.array_equal(tune.chords, expected)
-    assert spy.melody_chords == expected.tolist()  # the melody head saw exactly these chords
+    pickup = len(tune) - 96  # the pickup bar (kept if the model wrote notes in it) has no chord
+    assert pickup in (0, 12) and not tune.chords[:pickup].any()
+    assert np.array_equal(tune.chords[pickup:], expected)  # from the first full bar
+    # the melody head saw exactly these chords (after the pickup's silent downbeat)
+    assert spy.melody_chords == [0] * 11 + expected.tolist()
     assert spy.chord_calls == 0  # chords are given, never sampled
+    plain = generate.generate_tune(spy, bars=8, meter="6/8", chords="G D/G Em C", seed=2,
+                                   form="free", pickup=False)
+    assert np.array_equal(plain.chords, expected)
 
 
 def test_chord_conditioning_also_works_with_independent_heads():
     config = Config(**{**TINY.__dict__, "factorised": False})
     model = StepModel(build_model(config), config)
-    tune = generate.generate_tune(model, bars=3, chords=["Am", "E7"], seed=0)
+    tune = generate.generate_tune(model, bars=3, chords=["Am", "E7"], seed=0, pickup=False)
     expected = [parse_chord("Am")] * 16 + [parse_chord("E7")] * 16 + [parse_chord("Am")] * 16
     assert np.array_equal(tune.chords, expected)
 
@@ -170,13 +176,17 @@ def test_parse_progression():
 
 
 def test_lengths_from_bars_steps_and_the_default(step_model, monkeypatch):
-    kw = dict(chords="G", seed=0)  # chords everywhere: no trailing silence is trimmed
+    # chords everywhere: no trailing silence is trimmed; no pickup bar: the lengths are exact
+    kw = dict(chords="G", seed=0, pickup=False)
     assert len(generate.generate_tune(step_model, bars=3, meter="9/8", **kw)) == 54
     assert len(generate.generate_tune(step_model, steps=50, **kw)) == 50
     monkeypatch.setenv("FOLKRNN_SMOKE", "1")  # smoke mode is a training preset only
     default = generate.DEFAULT_BARS
     assert len(generate.generate_tune(step_model, **kw)) == default * 16
     assert len(generate.generate_tune(step_model, meter="2/4", **kw)) == default * 8
+    # a pickup bar comes on top of the bars asked for; a length in steps is exact
+    assert len(bar_melodies(generate.generate_tune(step_model, bars=3, chords="G"))) == 3
+    assert len(generate.generate_tune(step_model, steps=50, chords="G")) == 50
 
 
 # --- primes ------------------------------------------------------------------------------------
@@ -313,7 +323,14 @@ def test_a_missing_run_is_a_readable_error(home):
 
 # --- form --------------------------------------------------------------------------------------
 def bar_melodies(tune: Tune) -> list[list[int]]:
-    return [tune.melody[a:b].tolist() for a, b in tune.bars()]
+    """The melody of every full bar (a pickup bar left out)."""
+    plan = form.Plan.of_tune(tune)
+    return [tune.melody[slice(*plan.bar_range(i))].tolist() for i in range(plan.total_bars)]
+
+
+def from_first_bar(tune: Tune) -> np.ndarray:
+    """The melody from the first full bar (after any pickup)."""
+    return tune.melody[form.Plan.of_tune(tune).bar_range(0)[0]:]
 
 
 def test_default_is_a_32_bar_aabb_tune_whose_repeats_the_form_imposes(step_model):
@@ -327,10 +344,11 @@ def test_default_is_a_32_bar_aabb_tune_whose_repeats_the_form_imposes(step_model
     assert bars[16:24] != bars[0:8]
     # the copied steps were fed to the model as if it had played them
     fed = "".join(f"{m}," for m, _, _, _ in spy.fed)  # (cadences drawn again are fed too)
-    assert "".join(f"{m}," for m in tune.melody[8 * 16:15 * 16]) in fed
+    assert "".join(f"{m}," for m in from_first_bar(tune)[8 * 16:15 * 16]) in fed
     assert metrics.ends_on_tonic(tune) == 1.0  # the form's last resort makes sure
     free = generate.generate_tune(step_model, chords="G", seed=3, form="free")
-    assert len(free) == len(tune) and metrics.repeated_bars(free) < metrics.repeated_bars(tune)
+    assert len(bar_melodies(free)) == 32
+    assert metrics.repeated_bars(free) < metrics.repeated_bars(tune)
 
 
 def test_a_repeated_part_is_offered_not_imposed(step_model):
@@ -366,7 +384,8 @@ def test_a_new_part_avoids_the_notes_of_the_part_before(step_model):
         for seed in range(4):
             tune = generate.generate_tune(step_model, chords="G", seed=seed, form="AB",
                                           echo_bias=0.0, contrast_bias=bias)
-            a, b = tune.melody[:8 * 16], tune.melody[8 * 16:16 * 16]
+            melody = from_first_bar(tune)
+            a, b = melody[:8 * 16], melody[8 * 16:16 * 16]
             count += int(((a == b) & music.is_onset(a))[:7 * 16].sum())  # B's last bar: cadence
         return count
     counts = [shared(bias) for bias in (0.0, 1.0, 50.0)]
@@ -447,3 +466,18 @@ def test_a_prime_with_a_pickup_adds_a_bar_and_stays_in_the_form(step_model, tmp_
     plan = form.Plan.of(tune, pickup=True)
     assert plan.total_bars == 16 or len(tune) < 17 * 12  # the pickup bar + two 8-bar parts
     assert len(tune) <= 17 * 12
+
+
+def test_a_tune_opens_with_a_pickup_bar_whose_notes_the_model_writes(step_model):
+    spy = Spy(step_model)
+    tune = generate.generate_tune(spy, bars=8, meter="4/4", seed=0)
+    # the model is told it is writing a pickup bar (as 83% of the real tunes open), then bar 0
+    assert [f["bar_in_part"] for f in spy.form_inputs[:17]] == [form.PICKUP] * 16 + [0]
+    assert form.Plan.of_tune(tune).total_bars == 8
+    if len(tune.bars()) == 9:  # kept: silent on its downbeat, with notes leading into bar 0
+        assert form.has_pickup(tune) and music.is_onset(tune.melody[:16]).any()
+    else:  # a pickup the model left silent is dropped
+        assert len(tune.bars()) == 8
+    plain = Spy(step_model)
+    generate.generate_tune(plain, bars=8, meter="4/4", seed=0, pickup=False)
+    assert plain.form_inputs[0]["bar_in_part"] == 0

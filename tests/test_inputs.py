@@ -43,7 +43,8 @@ def test_the_meter_position_tells_a_jig_bar_from_a_waltz_bar():
 
 def test_a_run_saved_before_the_newer_inputs_existed_builds_without_them():
     saved = json.loads(Config().to_json())
-    del saved["meter_position_embedding"], saved["last_note"]
+    del saved["meter_position_embedding"], saved["last_note"], saved["keep_register"]
+    assert not Config.from_dict(saved).keep_register  # transposed as it was: by key only
     old = inputs.input_keys(Config.from_dict(saved))
     assert "meter_position" not in old and "last_note" not in old
     assert {"meter_position", "last_note"} <= set(inputs.input_keys(Config()))

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import environment
-from folkrnn import cli, inputs, music, pretrained
+from folkrnn import cli, form, inputs, music, pretrained
 from folkrnn.config import Config, default_config
 from folkrnn.errors import FolkRNNError
 from folkrnn.evaluate import evaluate_model
@@ -80,7 +80,9 @@ def test_it_composes_a_tune(shipped):
     step_model = StepModel(*shipped)
     tune = generate_tune(step_model, bars=16, meter="6/8", seed=1)
     bar = music.steps_per_bar("6/8")
-    assert tune.meters == [(0, "6/8")] and 15 * bar < len(tune) <= 16 * bar  # may end early
+    # 16 bars, after a pickup bar if the model wrote notes in it; it may end early
+    assert tune.meters == [(0, "6/8")] and 15 * bar < len(tune) <= 17 * bar
+    assert form.Plan.of_tune(tune).total_bars == 16
     assert music.is_onset(tune.melody).sum() >= 16  # notes, not one held sound
     again = generate_tune(step_model, bars=16, meter="6/8", seed=1)
     assert np.array_equal(tune.melody, again.melody) and np.array_equal(tune.chords, again.chords)

@@ -121,6 +121,19 @@ def test_extending_epochs_resumes_and_fresh_starts_over(trained, home, capsys):
     assert [r["epoch"] for r in fresh] == [1]
 
 
+def test_a_run_saved_before_a_knob_existed_reads_as_trained_without_it(trained, home, capsys):
+    folder = copy_run(trained, home)
+    saved = json.loads((folder / "config.json").read_text())
+    del saved["keep_register"]  # as runs saved before round 3, session 3 are
+    (folder / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(FolkRNNError, match=r"keep_register=False \(now True\)"):
+        train_model(TINY, "base", tunes=tiny_tunes(), verbose=0)
+    old = Config.from_dict(saved)  # the knob off: the run as it was trained
+    assert not old.keep_register
+    train_model(old, "base", tunes=tiny_tunes(), verbose=0)
+    assert "nothing to do" in capsys.readouterr().out
+
+
 class KillMidEpoch(keras.callbacks.Callback):
     """Kills its own process (SIGKILL, as ``kill -9`` does) in the middle of the second epoch."""
 
