@@ -86,7 +86,8 @@ def register_weights(tune: Tune, shifts: list[int], register: tuple[float, float
 
 def collection_register(tunes: list[Tune]) -> tuple[float, float]:
     """The mean and standard deviation of the ``tunes``' `mean_pitch` (tunes with notes)."""
-    means = np.array([mean_pitch(t) for t in tunes if music.is_onset(t.melody).any()])
+    pitches = (music.onset_pitches(t.melody) for t in tunes)
+    means = np.array([p.mean() for p in pitches if len(p)])
     return (float(means.mean()), max(float(means.std()), 1.0)) if len(means) else (0.0, 1.0)
 
 

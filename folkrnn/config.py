@@ -29,6 +29,12 @@ ADDED_LATER: dict[str, Any] = {"meter_position_embedding": 0, "last_note": False
                                "keep_register": False}
 
 
+def with_added_later(values: dict[str, Any]) -> dict[str, Any]:
+    """Saved settings with every knob added since they were saved, at its `ADDED_LATER` value
+    (what a run trained before the knob existed did)."""
+    return {**ADDED_LATER, **values}
+
+
 def knob(default: Any, help: str) -> Any:
     """A Config field with its explanation (shown by the knob table of notebook 02)."""
     return field(default=default, metadata={"help": help})
@@ -137,7 +143,7 @@ class Config:
         if unknown:
             raise FolkRNNError(f"unknown hyperparameter(s) {', '.join(unknown)}; "
                                f"known: {', '.join(sorted(known))}")
-        return cls(**{**ADDED_LATER, **values})
+        return cls(**with_added_later(values))
 
     def with_overrides(self, settings: list[str] | dict[str, Any]) -> "Config":
         """A copy with ``key=value`` strings (from ``--set``) or a dict applied, type-checked."""

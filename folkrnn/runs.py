@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from folkrnn import music, paths
-from folkrnn.config import ADDED_LATER, Config
+from folkrnn.config import Config, with_added_later
 from folkrnn.errors import FolkRNNError
 
 CONFIG_FILE, VOCAB_FILE, STATE_FILE = "config.json", "vocab.json", "state.json"
@@ -201,7 +201,7 @@ def open_run(run_name: str, config: Config, fresh: bool = False) -> TrainingStat
 def _check_same_run(folder: Path, config: Config) -> None:
     fix = (f"choose another --run name, or pass --fresh to start {folder.name!r} over "
            f"(deletes its checkpoints)")
-    saved = {**ADDED_LATER, **_read_json(folder / CONFIG_FILE, fix)}  # older runs: without
+    saved = with_added_later(_read_json(folder / CONFIG_FILE, fix))
     wanted = json.loads(config.to_json())
     changed = [f"{k}={saved.get(k)!r} (now {wanted.get(k)!r})"
                for k in sorted(set(saved) | set(wanted))
