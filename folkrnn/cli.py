@@ -209,11 +209,13 @@ def parser() -> argparse.ArgumentParser:
                    help="which 8-bar parts repeat, e.g. AABB (default), AB, AABA, ABC, or free "
                    "(the model alone decides)")
     p.add_argument("--copy-bias", type=copy_bias, default=DEFAULT_COPY_BIAS,
-                   help="how strongly a repeated part follows the earlier one: nats added to "
-                   "its notes' log-probability (0 = not at all, inf = note for note; default "
+                   help="how strongly a repeated part is offered the earlier one: nats added "
+                   "to its first bar's notes; played as before, the part goes on note for note "
+                   "(0 = not offered, inf = always; default "
                    f"{DEFAULT_COPY_BIAS:g})")
     p.add_argument("--echo-bias", type=copy_bias, default=DEFAULT_ECHO_BIAS,
-                   help="how strongly bars 5-6 of each new part echo its bars 1-2, in nats "
+                   help="how strongly bars 5-6 of each new part echo its bars 1-2 (and bar 7 "
+                   "the part before's bar 7), in nats "
                    f"(0 = not at all, inf = note for note; default {DEFAULT_ECHO_BIAS:g})")
     p.add_argument("--contrast-bias", type=number(float, 0), default=DEFAULT_CONTRAST_BIAS,
                    help="how strongly a new part avoids the notes of the part before, in nats "

@@ -37,14 +37,15 @@ if TYPE_CHECKING:  # the sampler needs only numpy: importing it must not load Te
 DEFAULT_BARS = 32  # length of a generated tune (four 8-bar parts)
 # The sampling defaults, chosen with the judge (bench/bench_sampling.py; BENCHMARKS.md,
 # "Sampling: what the judge hears"): the melody at temperature 1 (the model's own
-# probabilities) from the nucleus of 95% (the implausible tail cut off), no top-k; a repeated
-# part offered with a bias of 2 nats per note (it recurs note for note in about a quarter of
-# the tunes, as in real ones, instead of always); chords change only on beats (a rule).
+# probabilities) from the nucleus of 99% (the implausible tail cut off), no top-k; a repeated
+# part offered with a bias of 2.5 nats on its first bar (the model decides whether to play it
+# again; the collection's tunes begin their second and fourth parts as the first and third in
+# 92% and 83% of them); chords change only on beats (a rule).
 DEFAULT_TEMPERATURE = 1.0  # of the melody
 DEFAULT_CHORD_TEMPERATURE = 1.0
 DEFAULT_TOP_K = 0
-DEFAULT_TOP_P = 0.95
-DEFAULT_COPY_BIAS = 1.0  # nats added to a repeated part's notes (math.inf: note for note)
+DEFAULT_TOP_P = 0.99
+DEFAULT_COPY_BIAS = 2.5  # nats added to the first bar of a repeated part (math.inf: note for note)
 DEFAULT_PART_CADENCES = False  # True: every part's last bar redrawn for a cadence, not only the last
 DEFAULT_CONTRAST_BIAS = 2.0  # nats taken, in a new part, from the part before's note onsets
 DEFAULT_ECHO_BIAS = 2.0  # nats added, in a part's bars 5-6, to the notes of its bars 1-2
@@ -172,18 +173,22 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
       model leaves silent is dropped.
     * ``form``: ``free`` (the model writes every step) or part letters such as ``AABB``: the
       full bars are cut into that many equal parts. What the FORM imposes: (1) a part whose
-      letter came before is played again: at each step the event and chord of the earlier
-      part get ``copy_bias`` more log-probability (``inf``: copied verbatim), except in its
-      last ``ending_bars`` bar(s), which the model writes anew (a second ending); (2) in a
-      new part, bars 5 and 6 are offered bars 1 and 2 the same way, with ``echo_bias`` (0:
-      not offered; `form.PHRASE_ECHO`: the second phrase starting like the first), and at
-      its other steps a note onset equal to the one at the same place in the part before
-      gets ``contrast_bias`` less (a B part that is not the A part again); (3) the last
-      bar of every part (with ``part_cadences=False``, of the last part only) is drawn up to
-      ``candidates`` times until its last note is the tonic or the dominant (the tonic for the
-      tune's last bar); if no draw ends the tune on the tonic, its last note is moved to the
-      nearest tonic. Everything else, repetition inside a
-      part included, the model chose.
+      letter came before is offered again: in its first bar the event and chord of the earlier
+      part get ``copy_bias`` more log-probability (``inf``: copied); if the model plays that
+      bar as before, the part goes on note for note (the collection's repeats are written out
+      so: bars 1-7 equal in 97-100% of its AABB tunes), else the model writes it as a new part;
+      its last ``ending_bars`` bar(s) the model writes anew, a note onset of the earlier
+      ending at the same place getting ``contrast_bias`` less (a second ending differs from
+      the first in about 80% of real repeats); (2) in a new part, bars 5 and 6 are offered
+      bars 1 and 2 the same way, with ``echo_bias`` (0: not offered; `form.PHRASE_ECHO`: the
+      second phrase starting like the first), and bar 7 the part before's bar 7
+      (`form.CADENCE_ECHO`: a B part closing as A did); at its other steps a note onset equal
+      to the one at the same place in the part before gets ``contrast_bias`` less (a B part
+      that is not the A part again); (3) the last bar of every part (with
+      ``part_cadences=False``, of the last part only) is drawn up to ``candidates`` times
+      until its last note is the tonic or the dominant (the tonic for the tune's last bar);
+      if no draw ends the tune on the tonic, its last note is moved to the nearest tonic.
+      Everything else, repetition inside a part included, the model chose.
 
     A hold right after a rest (or at the start) is impossible and never drawn. The same seed
     gives the same tune. The result goes through `music.normalise` (trailing silence dropped),
@@ -238,30 +243,62 @@ def _write_parts(writer: _Writer, plan: form_lib.Plan, letters: str, write_step,
         first_bar, end_bar = bounds[index]
         a, b = plan.bar_range(first_bar)[0], plan.bar_range(end_bar - 1)[1]
         ending = plan.bar_range(end_bar - max(1, min(ending_bars, end_bar - first_bar)))[0]
+        same_place = _same_place(plan, bounds, source, a)
         if source is None:
-            echoes = form_lib.echo_sources(first_bar, end_bar) if echo_bias > 0 else {}
-            # a new part after another: the part before's notes at the same place are avoided
-            before = plan.bar_range(bounds[index - 1][0])[0] - a if index else None
-            for t in range(a, ending):
-                bar = int(plan.bar[t])
-                if bar in echoes:  # the second phrase offered the first's opening
-                    write_step(t, t - plan.bar_range(bar)[0] + plan.bar_range(echoes[bar])[0],
-                               echo_bias)
-                else:
-                    write_step(t, avoid_from=None if before is None else t + before)
-        else:  # the form: the earlier part again, all but its ending
-            offset = plan.bar_range(bounds[source][0])[0] - a
-            source_end = plan.bar_range(bounds[source][1] - 1)[1]
-            for t in range(a, ending):
-                write_step(t, t + offset if t + offset < source_end else None)
+            _write_new_part(writer, plan, bounds, index, a, ending, write_step, echo_bias)
+        else:  # rule 1: the earlier part offered again
+            decided = min(plan.bar_range(first_bar)[1], ending)  # by the part's first bar
+            for t in range(a, decided):
+                write_step(t, same_place(t))
+            begun = _start(plan, bounds, source)
+            if np.array_equal(writer.melody[a:decided], writer.melody[begun:begun + decided - a]):
+                for t in range(decided, ending):  # begun as before: played again, note for note
+                    write_step(t, same_place(t), math.inf)
+            else:  # begun anew: a new part
+                _write_new_part(writer, plan, bounds, index, decided, ending, write_step,
+                                echo_bias)
         final = index == len(letters) - 1
+
+        def write_ending(t: int) -> None:  # a second ending avoids the first ending's notes
+            write_step(t, avoid_from=same_place(t))
         if ending < primed or not (final or part_cadences):
             for t in range(ending, b):
-                write_step(t)
-        elif not _write_cadence(writer, ending, b, write_step, final, candidates) and final:
+                write_ending(t)
+        elif not _write_cadence(writer, ending, b, write_ending, final, candidates) and final:
             _end_on_tonic(writer, b)
     for t in range(plan.bar_range(plan.total_bars - 1)[1], len(writer.melody)):
         write_step(t)  # steps after the last full bar (a length that is not whole bars)
+
+
+def _start(plan: form_lib.Plan, bounds: list[tuple[int, int]], part: int) -> int:
+    """The first step of part ``part``."""
+    return plan.bar_range(bounds[part][0])[0]
+
+
+def _same_place(plan: form_lib.Plan, bounds: list[tuple[int, int]], source: int | None, a: int):
+    """For a part starting at step ``a`` that plays part ``source`` again: step t -> the step
+    at the same place in ``source`` (None beyond its end, or without a source)."""
+    if source is None:
+        return lambda t: None
+    offset, end = _start(plan, bounds, source) - a, plan.bar_range(bounds[source][1] - 1)[1]
+    return lambda t: t + offset if t + offset < end else None
+
+
+def _write_new_part(writer: _Writer, plan: form_lib.Plan, bounds: list[tuple[int, int]],
+                    index: int, a: int, ending: int, write_step, echo_bias: float) -> None:
+    """Steps a..ending of part ``index`` written as a new part (`sample_tune`, rule 2)."""
+    first_bar, end_bar = bounds[index]
+    before = bounds[index - 1][0] if index else None  # the first bar of the part before
+    echoes = form_lib.echo_sources(first_bar, end_bar, before) if echo_bias > 0 else {}
+    for t in range(a, ending):
+        bar = int(plan.bar[t])
+        place = t - plan.bar_range(bar)[0]
+        if bar in echoes:  # offered the bar it echoes
+            write_step(t, plan.bar_range(echoes[bar])[0] + place, echo_bias)
+        elif before is not None:  # avoiding the part before's note at the same place
+            write_step(t, avoid_from=plan.bar_range(before + bar - first_bar)[0] + place)
+        else:
+            write_step(t)
 
 
 def _write_cadence(writer: _Writer, a: int, b: int, write_step, final: bool,

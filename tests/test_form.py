@@ -66,6 +66,13 @@ def test_knobs_and_forms_are_checked():
     assert form.part_sources("ABC") == [None, None, None]
 
 
+def test_a_plan_says_its_length_as_a_musician_counts_it():
+    tune = eighths([60 + i % 8 for i in range(16)])  # two bars of eighths
+    assert form.Plan.of_tune(tune).length_in_words() == "2 bars"
+    silent = Tune(np.r_[REST, tune.melody[1:]], np.r_[NO_CHORD, tune.chords[1:]])  # a pickup
+    assert form.Plan.of_tune(silent).length_in_words() == "a pickup and 1 bar"
+
+
 def test_repeats_are_told_apart_by_who_made_them():
     a, b = [60 + i for i in range(16)], [70 - i for i in range(16)]
     # bars x y x z, twice: an AA form of 4-bar parts. The form copies bars 5-7 (not the
@@ -77,3 +84,7 @@ def test_repeats_are_told_apart_by_who_made_them():
     assert form.repeated_bars_by_source(tune, "free") == {
         "bars": 8, "copied by the form": 0, "repeated by the model": 5}
     assert form.repeated_bars_by_source(eighths(a + b), "AB")["repeated by the model"] == 0
+    # a repeat the model began anew (its first bar differs): every repeat is the model's
+    declined = eighths(a + a[:12] + [72] * 4 + b + a[:12] + [72] * 4)
+    assert form.repeated_bars_by_source(declined, "AA") == {
+        "bars": 8, "copied by the form": 0, "repeated by the model": 3}

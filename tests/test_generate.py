@@ -351,14 +351,33 @@ def test_default_is_a_32_bar_aabb_tune_whose_repeats_the_form_imposes(step_model
     assert metrics.repeated_bars(free) < metrics.repeated_bars(tune)
 
 
-def test_a_repeated_part_is_offered_not_imposed(step_model):
-    def copied(bias: float) -> int:  # bars of the second A equal to the first A's, 6 tunes
+def test_a_repeated_part_is_offered_and_its_first_bar_decides(step_model):
+    def second_a(bias: float) -> list[tuple[list, list]]:  # (first A, second A), 6 tunes
         tunes = [generate.generate_tune(step_model, bars=16, form="AA", seed=seed,
                                         copy_bias=bias) for seed in range(6)]
-        return sum(a == b for t in tunes for a, b in zip(bar_melodies(t)[:7],
-                                                         bar_melodies(t)[8:15]))
-    counts = [copied(bias) for bias in (0.0, 6.0, math.inf)]
-    assert counts[0] < counts[1] < counts[2] == 6 * 7, counts
+        return [(bar_melodies(t)[:7], bar_melodies(t)[8:15]) for t in tunes]
+    offered = second_a(0.0) + second_a(2.5)
+    for first, again in offered:  # begun as before: note for note; else a part of its own
+        assert again == first or again[0] != first[0], (first, again)
+    assert any(again[0] != first[0] for first, again in offered)  # the model declined once
+    assert all(again == first for first, again in second_a(math.inf))
+    declined = [sum(a[0] != f[0] for f, a in second_a(bias)) for bias in (0.0, 12.0)]
+    assert declined[0] > declined[1], declined  # the bias makes playing it again likelier
+
+
+def test_a_second_ending_avoids_the_first_endings_notes(step_model):
+    def shared(bias: float) -> int:  # note onsets of a later A's last bar equal to the first's
+        count = 0
+        for seed in range(8):
+            melody = from_first_bar(generate.generate_tune(
+                step_model, form="AAAA", seed=seed, copy_bias=math.inf, contrast_bias=bias))
+            first = melody[7 * 16:8 * 16]
+            for part in (1, 2, 3):
+                later = melody[(8 * part + 7) * 16:(8 * part + 8) * 16]
+                count += int(((first == later) & music.is_onset(first)).sum())
+        return count
+    counts = [shared(bias) for bias in (0.0, 50.0)]
+    assert counts[0] > counts[1] == 0, counts
 
 
 def test_a_new_parts_second_phrase_is_offered_its_first_phrases_opening(step_model):
@@ -374,6 +393,12 @@ def test_a_new_parts_second_phrase_is_offered_its_first_phrases_opening(step_mod
     assert sum(echoed(0.0)) < len(echoed(0.0))  # not offered: the model's own bars
     assert form.echo_sources(0, 8) == {4: 0, 5: 1} and form.echo_sources(8, 14) == {12: 8}
     assert form.echo_sources(8, 13) == {}  # a part's last bar is its cadence: never echoed
+    # a new part after another is also offered that part's bar 7 (it closes as A did)
+    assert form.echo_sources(8, 16, before=0) == {12: 8, 13: 9, 14: 6}
+    for seed in range(2):
+        bars = bar_melodies(generate.generate_tune(step_model, chords="G", seed=seed,
+                                                   form="AB", echo_bias=math.inf))
+        assert bars[14] == bars[6]  # B's bar 7 is A's bar 7
     with pytest.raises(FolkRNNError, match="echo_bias"):
         generate.generate_tune(step_model, echo_bias=-1)
 
