@@ -186,8 +186,9 @@ def sample_tune(step_model: "StepModel", layout: Tune, *, seed: int = 0,
       to the one at the same place in the part before gets ``contrast_bias`` less (a B part
       that is not the A part again); (3) the last bar of every part (with
       ``part_cadences=False``, of the last part only) is drawn up to ``candidates`` times
-      until its last note is the tonic or the dominant (the tonic for the tune's last bar);
-      if no draw ends the tune on the tonic, its last note is moved to the nearest tonic.
+      until its last note is the tonic or the dominant (for the tune's last bar, the tonic of
+      the key heard in the whole tune); if no draw does, the last one stays (no note is moved:
+      where the model ends every draw elsewhere, the key estimate is usually what is wrong).
       Everything else, repetition inside a part included, the model chose.
 
     A hold right after a rest (or at the start) is impossible and never drawn. The same seed
@@ -264,8 +265,8 @@ def _write_parts(writer: _Writer, plan: form_lib.Plan, letters: str, write_step,
         if ending < primed or not (final or part_cadences):
             for t in range(ending, b):
                 write_ending(t)
-        elif not _write_cadence(writer, ending, b, write_ending, final, candidates) and final:
-            _end_on_tonic(writer, b)
+        else:
+            _write_cadence(writer, ending, b, write_ending, final, candidates)
     for t in range(plan.bar_range(plan.total_bars - 1)[1], len(writer.melody)):
         write_step(t)  # steps after the last full bar (a length that is not whole bars)
 
@@ -302,31 +303,22 @@ def _write_new_part(writer: _Writer, plan: form_lib.Plan, bounds: list[tuple[int
 
 
 def _write_cadence(writer: _Writer, a: int, b: int, write_step, final: bool,
-                   candidates: int) -> bool:
+                   candidates: int) -> None:
     """Write steps a..b (a part's last bar) up to ``candidates`` times, until the last note is
-    the tonic (``final``) or the tonic or dominant. True if a draw did; the last draw stays."""
+    the tonic or the dominant of the key heard before the bar or, for the tune's last bar
+    (``final``), the tonic of the key heard in the whole tune, that bar included (the key a
+    listener hears at the end). If none does, the last draw stays: the model's own ending."""
     tonic = writer.tonic(a)
-    wanted = set() if tonic is None else {tonic} if final else {tonic, (tonic + 7) % 12}
+    tonic_or_dominant = set() if tonic is None else {tonic, (tonic + 7) % 12}
     saved = writer.states
     for _ in range(max(candidates, 1)):
         writer.states = saved
         for t in range(a, b):
             write_step(t)
         pitches = music.onset_pitches(writer.melody[:b])
+        wanted = {writer.tonic(b)} if final else tonic_or_dominant
         if len(pitches) and pitches[-1] % 12 in wanted:
-            return True
-    return False
-
-
-def _end_on_tonic(writer: _Writer, end: int) -> None:
-    """Move the tune's last note to the nearest tonic (the form's last resort)."""
-    tonic = writer.tonic(end)
-    onsets = np.nonzero(music.is_onset(writer.melody[:end]))[0]
-    if tonic is None or not len(onsets):
-        return
-    pitch = music.event_pitch(writer.melody[onsets[-1]])
-    options = [p for p in range(music.MIN_PITCH, music.MAX_PITCH + 1) if p % 12 == tonic]
-    writer.melody[onsets[-1]] = music.onset(min(options, key=lambda p: (abs(p - pitch), p)))
+            return
 
 
 # --- keys --------------------------------------------------------------------------------------
