@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # the sampler needs only numpy: importing it must not load Te
 
 DEFAULT_BARS = 32  # length of a generated tune (four 8-bar parts)
 # The sampling defaults, chosen with the judge (bench/bench_sampling.py; BENCHMARKS.md,
-# "Sampling: what the judge hears"): the melody at temperature 1 (the model's own
+# "Round 3, session 4"): the melody at temperature 1 (the model's own
 # probabilities) from the nucleus of 99% (the implausible tail cut off), no top-k; a repeated
 # part offered with a bias of 2.5 nats on its first bar (the model decides whether to play it
 # again; the collection's tunes begin their second and fourth parts as the first and third in
