@@ -26,7 +26,7 @@ MAX_SEED = 2**31 - 1  # seeds are 32-bit numbers, and training adds the epoch to
 LR_SCHEDULES = ("cosine", "constant")
 # Knobs added after runs were saved: a config.json without them means the model had none of it.
 ADDED_LATER: dict[str, Any] = {"meter_position_embedding": 0, "last_note": False,
-                               "keep_register": False}
+                               "keep_register": False, "own_draws": 0.0}
 
 
 def with_added_later(values: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +86,10 @@ class Config:
     lr_schedule: str = knob("constant", "how the step size changes: 'constant', or 'cosine' "
                                         "(falls to 5% by the last epoch: for runs long enough "
                                         "to reach the plateau)")
+    own_draws: float = knob(0.0, "share of the steps whose inputs (the step before's melody "
+                                  "event and chord) are, while training, the model's own draw "
+                                  "instead of the real one: it learns to go on from its own "
+                                  "slips, as it must when composing (0 = always the real one)")
     clipnorm: float = knob(1.0, "gradients are rescaled to at most this norm")
     epochs: int = knob(13, "passes over the training tunes (the cosine schedule ends with the "
                            "last)")
@@ -106,8 +110,9 @@ class Config:
             if getattr(self, name) > most:
                 problems.append(f"{name}={getattr(self, name)} is more than this tutorial allows "
                                 f"({most}: larger would run for hours or exhaust memory)")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout={self.dropout} must be in [0, 1)")
+        for name in ["dropout", "own_draws"]:
+            if not 0 <= getattr(self, name) < 1:
+                problems.append(f"{name}={getattr(self, name)} must be in [0, 1)")
         for name in ["learning_rate", "clipnorm", "melody_loss_weight"]:
             if not getattr(self, name) > 0:
                 problems.append(f"{name}={getattr(self, name)} must be greater than 0")

@@ -60,10 +60,54 @@ def build_model(config: Config, *, compile: bool = True, steps_per_epoch: int | 
             [x, tables[next_chord.table](tensors[next_chord.name])])
         x = keras.layers.Dense(config.units, activation="relu", name="melody_hidden")(both)
     melody = keras.layers.Dense(music.MELODY_SIZE, name="melody_logits")(x)
-    model = keras.Model(tensors, {"melody": melody, "chord": chord}, name="folkrnn")
+    outputs = {"melody": melody, "chord": chord}
+    if config.own_draws:  # the same network, trained on some of its own draws (`OwnDraws`)
+        model = OwnDraws(tensors, outputs, name="folkrnn")
+        model.share = config.own_draws
+    else:
+        model = keras.Model(tensors, outputs, name="folkrnn")
     if compile:
         compile_model(model, config, steps_per_epoch)
     return model
+
+
+class OwnDraws(keras.Model):
+    """The network, trained partly on its own draws (the ``own_draws`` knob, notebook 03).
+
+    Fed only real tunes (teacher forcing), a network never reads a note it wrote itself; when
+    composing, it reads nothing else, and one unlikely draw can lead it where no training tune
+    went (exposure bias). So before each training step, the batch is run through the network
+    once, a melody event and a chord are drawn at every step from its predictions, and at a
+    random ``share`` of the steps the next step's inputs are those draws instead of the real
+    events (parallel scheduled sampling, Duckworth et al. 2019). The targets stay the real
+    tune: whatever it drew, the network learns to come back to it.
+    """
+
+    share = 0.0
+
+    def train_step(self, data):
+        x, y, weights = data
+        return super().train_step((self.with_own_draws(x), y, weights))
+
+    def with_own_draws(self, x: dict) -> dict:
+        """The batch ``x`` with the melody and chord inputs of a random ``share`` of its steps
+        (never a window's first) replaced by the network's draws for the step before."""
+        import tensorflow as tf  # noqa: PLC0415 (the TensorFlow backend: its random ops)
+
+        logits = self(x, training=False)
+        mask = tf.random.uniform(tf.shape(x["melody"])) < self.share
+        mask = tf.concat([tf.zeros_like(mask[:, :1]), mask[:, 1:]], axis=1)
+        out = dict(x)
+        for name in ("melody", "chord"):
+            shape = tf.shape(logits[name])
+            drawn = tf.random.categorical(tf.reshape(logits[name], (-1, shape[-1])), 1)
+            drawn = tf.cast(tf.reshape(drawn, shape[:2]), x[name].dtype)
+            before = tf.concat([x[name][:, :1], drawn[:, :-1]], axis=1)  # step t reads t-1's
+            out[name] = tf.where(mask, before, x[name])
+        if "last_note" in x:  # a drawn note is the last note started
+            onset = mask & (out["melody"] >= music.ONSET)
+            out["last_note"] = tf.where(onset, out["melody"], x["last_note"])
+        return out
 
 
 def learning_rate(config: Config, steps_per_epoch: int | None = None):

@@ -176,3 +176,51 @@ def test_the_lstm_stays_inside_cudnns_conditions():
         assert layer.cell.recurrent_activation is keras.activations.sigmoid
         assert layer.recurrent_dropout == 0 and not layer.unroll and layer.cell.use_bias
     assert not any(getattr(layer, "mask_zero", False) for layer in model.layers)  # no masks
+
+
+def test_own_draws_replace_the_inputs_of_some_steps_by_the_models_draw():
+    """``own_draws``: at a share of the steps (never a window's first), the melody and chord
+    inputs are what the network drew for the step before; the other inputs stay."""
+    model = build_model(replace(TINY, own_draws=0.5))
+    sure = {"melody_logits": music.onset(67), "chord_logits": 5}  # each head draws one id
+    for layer, event in sure.items():
+        kernel, bias = model.get_layer(layer).get_weights()
+        bias[:] = -1e4
+        bias[event] = 1e4
+        model.get_layer(layer).set_weights([np.zeros_like(kernel), bias])
+    batch = {k: keras.ops.convert_to_tensor(v) for k, v in random_inputs(4, 200).items()}
+    fed = {k: keras.ops.convert_to_numpy(v) for k, v in model.with_own_draws(batch).items()}
+    given = {k: keras.ops.convert_to_numpy(v) for k, v in batch.items()}
+    replaced = fed["melody"] != given["melody"]
+    assert 0.4 < replaced[:, 1:].mean() < 0.6 and not replaced[:, 0].any()
+    assert (fed["melody"][replaced] == music.onset(67)).all()
+    assert (fed["chord"][replaced] == 5).all()
+    assert (fed["last_note"][replaced] == music.onset(67)).all()
+    for key in set(given) - {"melody", "chord", "last_note"}:
+        np.testing.assert_array_equal(fed[key], given[key])
+
+
+def test_a_model_trained_on_its_own_draws_is_the_same_network(monkeypatch):
+    """The knob changes training only (each training step feeds the draws): the same weights,
+    loaded and sampled as any run's."""
+    from folkrnn.model import OwnDraws
+
+    config = replace(TINY, own_draws=0.3)
+    model = build_model(config)
+    assert [w.shape for w in model.weights] == [w.shape for w in build_model(TINY).weights]
+    fed = []
+    draws = OwnDraws.with_own_draws
+    monkeypatch.setattr(OwnDraws, "with_own_draws", lambda self, x: fed.append(x) or draws(self, x))
+    inputs, targets, weights = next(batch_windows([_scale_tune()] * 4, 64, 4,
+                                                  names=input_keys(config)))
+    assert np.isfinite(model.train_on_batch(inputs, targets, sample_weight=weights)).all()
+    assert fed and set(fed[0]) == set(inputs)
+    with pytest.raises(FolkRNNError, match="own_draws=1.0 must be in"):
+        replace(TINY, own_draws=1.0)
+
+
+def _scale_tune():
+    from folkrnn.music import Tune, onset
+
+    bar = [onset(60), 1, onset(62), 1, onset(64), 1, onset(65), 1] * 2  # one 4/4 bar
+    return Tune(bar * 8, [3] * 16 * 8, [(0, "4/4")], "C", "t")
