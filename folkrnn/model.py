@@ -80,7 +80,10 @@ class OwnDraws(keras.Model):
     once, a melody event and a chord are drawn at every step from its predictions, and at a
     random ``share`` of the steps the next step's inputs are those draws instead of the real
     events (parallel scheduled sampling, Duckworth et al. 2019). The targets stay the real
-    tune: whatever it drew, the network learns to come back to it.
+    tune: whatever it drew, the network learns to come back to it. One slip at a time: only
+    the step's own inputs change (and its last note, if a note was drawn); the lookback
+    inputs and the steps after it still read the real tune. Measured: no gain (BENCHMARKS.md,
+    round 3 session 5), so the default is 0.
     """
 
     share = 0.0
