@@ -151,11 +151,8 @@ def test_load_run_errors_name_the_fix(home):
 
 @pytest.mark.parametrize("lookback", ["1,2", "8", "1,2,4,8"])
 def test_a_model_looking_back_fewer_bars_trains_on_its_own_inputs(lookback):
-    from folkrnn.music import Tune, onset
-
     config = replace(TINY, lookback=lookback)
-    bar = [onset(60), 1, onset(62), 1, onset(64), 1, onset(65), 1] * 2  # one 4/4 bar
-    tune = Tune(bar * 24, [3] * 16 * 24, [(0, "4/4")], "C", "t")  # 24 equal bars: all flags up
+    tune = _scale_tune(24)  # 24 equal bars: all flags up
     inputs, targets, weights = next(batch_windows([tune] * 4, 64, 4, names=input_keys(config)))
     assert set(inputs) == set(input_keys(config))
     assert inputs["repeats"].max() == 2 ** len(form.parse_lookback(lookback)) - 1
@@ -211,7 +208,7 @@ def test_a_model_trained_on_its_own_draws_is_the_same_network(monkeypatch):
     fed = []
     draws = OwnDraws.with_own_draws
     monkeypatch.setattr(OwnDraws, "with_own_draws", lambda self, x: fed.append(x) or draws(self, x))
-    inputs, targets, weights = next(batch_windows([_scale_tune()] * 4, 64, 4,
+    inputs, targets, weights = next(batch_windows([_scale_tune(8)] * 4, 64, 4,
                                                   names=input_keys(config)))
     assert np.isfinite(model.train_on_batch(inputs, targets, sample_weight=weights)).all()
     assert fed and set(fed[0]) == set(inputs)
@@ -219,8 +216,7 @@ def test_a_model_trained_on_its_own_draws_is_the_same_network(monkeypatch):
         replace(TINY, own_draws=1.0)
 
 
-def _scale_tune():
-    from folkrnn.music import Tune, onset
-
-    bar = [onset(60), 1, onset(62), 1, onset(64), 1, onset(65), 1] * 2  # one 4/4 bar
-    return Tune(bar * 8, [3] * 16 * 8, [(0, "4/4")], "C", "t")
+def _scale_tune(bars: int) -> "music.Tune":
+    """``bars`` equal 4/4 bars of C D E F, each note an 8th."""
+    bar = [music.onset(60), 1, music.onset(62), 1, music.onset(64), 1, music.onset(65), 1] * 2
+    return music.Tune(bar * bars, [3] * 16 * bars, [(0, "4/4")], "C", "t")
