@@ -3,14 +3,16 @@
 Explained in notebook 04_test_model ("Can a classifier tell?"). A classifier two-sample test
 (Lopez-Paz & Oquab, ICLR 2017): describe every tune by a few dozen features with musical names
 (where notes start in the bar, intervals, note lengths, scale degrees, where chords change,
-repetition, …), cut all tunes to the same length, and train a classifier to say which tunes are
-real. Its cross-validated AUC is the verdict: 0.5 means it can't tell the two sets apart, 1.0
-that it always can. The same classifier trained on one group of features at a time says what
+repetition, …), cut all tunes to the same length, compare like with like (the same shares of
+meters and of lengths on both sides), and train a classifier to say which tunes are real. Its
+cross-validated AUC is the verdict: 0.5 means it can't tell the two sets apart, 1.0 that it
+always can. The same classifier trained on one group of features at a time says what
 gives the tunes away; real tunes against other real tunes give the reference (near 0.5).
 """
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -275,18 +277,39 @@ def cross_validated_auc(x: np.ndarray, y: np.ndarray, seed: int = 0,
                 for name, model in classifiers(seed).items() if models is None or name in models}
 
 
-def balance_families(real: Sequence[Tune], other: Sequence[Tune], seed: int = 0
-                     ) -> tuple[list[Tune], list[Tune]]:
-    """Both sets with the same share of each meter family (the smaller set's): the larger one
-    subsampled, so that which meters the sets hold gives nothing away."""
-    small, large = (real, other) if len(real) <= len(other) else (other, real)
-    count = {f: sum(family_of(t) == f for t in small) for f in FAMILIES}
-    pools = {f: [t for t in large if family_of(t) == f] for f in FAMILIES}
-    scale = min(len(pools[f]) / count[f] for f in FAMILIES if count[f])
+def stratum(tune: Tune) -> tuple[str | None, int]:
+    """What the judge balances (`balance`): the tune's meter family and its number of bars."""
+    return family_of(tune), len(tune.bars())
+
+
+def balance(real: Sequence[Tune], other: Sequence[Tune], seed: int = 0
+            ) -> tuple[list[Tune], list[Tune]]:
+    """Both sets with the same share of each `stratum` (meter family and bar count), so that
+    neither the meters nor the lengths give anything away: generated tunes of 32 bars meet
+    the real tunes of 32 bars, not the 16-bar ones. The larger set is subsampled to the
+    smaller one's shares; a stratum one set lacks, or that would cost more tunes than it
+    brings, is left out of both."""
+    real_is_small = len(real) <= len(other)
+    small, large = (real, other) if real_is_small else (other, real)
+    count = Counter(stratum(t) for t in small)
+    pools = {s: [t for t in large if stratum(t) == s] for s in count}
+    ratios = [len(pools[s]) / count[s] for s in count if pools[s]]
+
+    def fits(s: tuple, ratio: float) -> bool:  # the large set has `ratio` tunes per small one
+        return bool(pools[s]) and len(pools[s]) >= count[s] * ratio - 1e-9
+
+    def kept_at(ratio: float) -> float:  # at `ratio` large tunes per small tune: how many
+        kept = [(n, round(n * ratio)) for s, n in count.items() if fits(s, ratio)]
+        a, b = (sum(k) for k in zip(*kept))  # tunes the comparison has (a two-sample test's
+        return a * b / (a + b)  # power grows with this: 200 against 200 beats 10 against 1000)
+
+    ratio = max(ratios, key=kept_at, default=0.0)
+    strata = {s for s in count if fits(s, ratio)}
     rng = np.random.default_rng(seed)
-    kept = [pools[f][i] for f in FAMILIES
-            for i in sorted(rng.permutation(len(pools[f]))[:round(count[f] * scale)])]
-    return (list(small), kept) if small is real else (kept, list(small))
+    kept = [pools[s][i] for s in sorted(strata, key=str)
+            for i in sorted(rng.permutation(len(pools[s]))[:round(count[s] * ratio)])]
+    small = [t for t in small if stratum(t) in strata]
+    return (small, kept) if real_is_small else (kept, small)
 
 
 # --- the verdict -----------------------------------------------------------------------------
@@ -397,16 +420,16 @@ def judge(real: Sequence[Tune], other: Sequence[Tune], *, bars: int = CUT_BARS, 
     """Can a classifier tell ``other`` (e.g. generated tunes) from ``real``? (notebook 04)
 
     Both sets go through `comparable` (one meter family, ``lengths`` bars, cut to ``bars``
-    bars) and `balance_families`. The better of `classifiers` by `cross_validated_auc` on all
-    features gives the verdict; that classifier on each group's features alone says what gives
-    the tunes away.
+    bars) and `balance` (the same shares of meters and of lengths). The better of
+    `classifiers` by `cross_validated_auc` on all features gives the verdict; that classifier
+    on each group's features alone says what gives the tunes away.
     """
-    real, other = comparable(real, bars, lengths), comparable(other, bars, lengths)
+    real, other = balance(comparable(real, bars, lengths), comparable(other, bars, lengths), seed)
     if min(len(real), len(other)) < 2 * FOLDS:
         raise FolkRNNError(f"the judge needs at least {2 * FOLDS} tunes on each side, in 4/4 or "
-                           f"6/8 and {lengths[0]} to {lengths[1]} bars long; it got {len(real)} "
-                           f"and {len(other)}: give it more such tunes")
-    real, other = balance_families(real, other, seed)
+                           f"6/8, {lengths[0]} to {lengths[1]} bars long, and of meters and "
+                           f"lengths both sides have; it got {len(real)} and {len(other)}: give "
+                           "it more such tunes")
     tunes = real + other
     y = np.array([0] * len(real) + [1] * len(other))
     groups = feature_groups()

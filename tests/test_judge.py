@@ -87,12 +87,16 @@ def test_tunes_of_different_lengths_are_cut_to_the_same_length():
     assert [len(t.bars()) for t in kept] == [32, 20]
 
 
-def test_balance_families_gives_both_sets_the_same_meter_mix():
+def test_balance_gives_both_sets_the_same_meters_and_lengths():
     reel = Tune(np.zeros(16), np.zeros(16), [(0, "4/4")])
     jig = Tune(np.zeros(12), np.zeros(12), [(0, "6/8")])
-    real, other = judge.balance_families([reel] * 30 + [jig] * 10, [reel] * 5 + [jig] * 5)
+    real, other = judge.balance([reel] * 30 + [jig] * 10, [reel] * 5 + [jig] * 5)
     assert len(other) == 10 and sum(judge.family_of(t) == "6/8" for t in real) == 10
     assert sum(judge.family_of(t) == "4/4" for t in real) == 10
+    short_reel = Tune(np.zeros(32), np.zeros(32), [(0, "4/4")])  # 2 bars: only one set has it
+    real, other = judge.balance([reel] * 30 + [short_reel] * 10, [reel] * 8 + [jig] * 4)
+    assert {judge.stratum(t) for t in real + other} == {("4/4", 1)}  # the 2-bar reels, the jigs out
+    assert (len(real), len(other)) == (30, 8)
 
 
 def test_too_few_comparable_tunes_is_a_readable_error():
@@ -139,9 +143,20 @@ def test_real_against_real_is_near_chance(real):
 def test_a_different_meter_mix_gives_nothing_away(real):
     reels = [t for t in real if judge.family_of(t) == "4/4"]
     jigs = [t for t in real if judge.family_of(t) == "6/8"]
+    first, second = judge.balance(reels[:60] + jigs[:20], reels[60:80] + jigs[20:80])
+    reel_shares = [np.mean([judge.family_of(t) == "4/4" for t in kept]) for kept in (first, second)]
+    assert reel_shares[0] > 0.65 and abs(reel_shares[0] - reel_shares[1]) < 0.03  # was 0.25
     verdict = judge.judge(reels[:60] + jigs[:20], reels[60:80] + jigs[20:80])
-    assert verdict.sizes == (80, 27)  # the second set subsampled to 3 reels for 1 jig
+    assert verdict.sizes == (len(first), len(second)) and len(second) > 20
     assert verdict.auc < 0.7, verdict  # 0.8 when the meters are left unbalanced
+
+
+def test_a_different_length_mix_gives_nothing_away(real):
+    short = [t for t in real if len(t.bars()) < 32]
+    full = [t for t in real if len(t.bars()) == 32]
+    verdict = judge.judge(full[:60] + short[:40], full[60:160])
+    assert verdict.sizes[0] == 60  # the short tunes have no partner of their length: left out
+    assert verdict.auc < 0.65, verdict  # 0.60 when the lengths are left unbalanced
 
 
 def test_shuffled_bars_are_told_apart_by_their_repetition(real):
