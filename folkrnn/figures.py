@@ -303,16 +303,21 @@ def _draw_history(ax, history, partial, first_epoch: float) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def plot_learning_rate(rates: Sequence[float], *, title: str = "Adam's step size, epoch by epoch"):
+def plot_learning_rate(rates: Sequence[float] | Mapping[str, Sequence[float]], *,
+                       title: str = "Adam's step size, epoch by epoch"):
     """The learning rate at the start of each epoch (``rates[0]``: epoch 1), e.g. the cosine
-    schedule of `model.learning_rate` read at the first step of every epoch. Explained in
-    notebook 03."""
+    schedule of `model.learning_rate` read at the first step of every epoch; several
+    schedules side by side as ``{label: rates}``. Explained in notebook 03."""
     fig, ax = new_figure(6, 3)
-    epochs = np.arange(1, len(rates) + 1)
-    ax.plot(epochs, rates, "o-", color="tab:green")
-    ax.set(title=title, xlabel="epoch", ylabel="learning rate", ylim=(0, 1.1 * max(rates)))
+    series = rates if isinstance(rates, Mapping) else {"": rates}
+    for (label, values), style in zip(series.items(), ("o-", "s--", "^:", "d-.")):
+        ax.plot(np.arange(1, len(values) + 1), values, style, label=label or None)
+    top = max(max(values) for values in series.values())
+    ax.set(title=title, xlabel="epoch", ylabel="learning rate", ylim=(0, 1.1 * top))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
+    if len(series) > 1:
+        ax.legend(title="schedule")
     return finish(fig)
 
 

@@ -356,7 +356,7 @@ class Verdict:
         return sorted(self.features, key=lambda r: -abs(r.auc - 0.5))[:count]
 
     def group_table(self) -> Table:
-        rows = [[group, GROUPS[group][0], auc] for group, auc in
+        rows = [[group, GROUPS[group][0], round(auc, 2)] for group, auc in
                 sorted(self.by_group.items(), key=lambda item: -item[1])]
         return Table(["feature group", "what it describes", "AUC"], rows,
                      f"{self.labels[0]} vs {self.labels[1]} ({self.sizes[0]} vs {self.sizes[1]} "
@@ -365,7 +365,8 @@ class Verdict:
     def feature_table(self, count: int = 10) -> Table:
         return Table(["feature", "group", self.labels[0], self.labels[1], "AUC alone"],
                      [[r.name, r.group, _mean_sd(r.real_mean, r.real_sd),
-                       _mean_sd(r.other_mean, r.other_sd), r.auc] for r in self.give_aways(count)],
+                       _mean_sd(r.other_mean, r.other_sd), round(r.auc, 2)]
+                      for r in self.give_aways(count)],
                      f"the features that give the tunes away most (mean ± sd; AUC alone: 1 = "
                      f"always higher in the {self.labels[1]} tunes, 0 = always lower)")
 

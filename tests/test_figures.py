@@ -72,6 +72,14 @@ def test_every_plot_returns_a_closed_figure_with_labelled_axes(make):
     assert drawn and all(ax.get_xlabel() or ax.get_ylabel() for ax in drawn)
 
 
+def test_two_learning_rate_schedules_are_two_labelled_lines():
+    fig = figures.plot_learning_rate({"constant": [3e-3] * 4, "cosine": [3e-3, 2e-3, 1e-3, 2e-4]})
+    (ax,) = fig.axes
+    assert [line.get_label() for line in ax.lines] == ["constant", "cosine"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["constant", "cosine"]
+    assert figures.plot_learning_rate([3e-3, 1e-3]).axes[0].get_legend() is None
+
+
 def test_a_figure_shows_as_one_png_with_alt_text():
     fig = figures.plot_counts({"4/4": 3, "6/8": 2}, title="Meter of each tune", xlabel="meter")
     assert fig.alt_text() == "Figure: Meter of each tune (x: meter, y: tunes)"
