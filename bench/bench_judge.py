@@ -1,6 +1,6 @@
 """Can a classifier tell generated tunes from real ones? The judge (`folkrnn.judge`) on a run.
 
-    .venv/bin/python bench/bench_judge.py --run NAME[,NAME...] [--tunes 200] [--form free]
+    .venv/bin/python bench/bench_judge.py [--run NAME[,NAME...]] [--tunes 200] [--form free]
         [--temperature T] [--chord-temperature T] [--top-k K] [--top-p P] [--copy-bias B]
         [--echo-bias B] [--seed 0 | --seeds 0,1,2]
 
@@ -100,7 +100,8 @@ def report(verdict: judge.Verdict, title: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--run", required=True, help="a trained run (folkrnn train --run NAME)")
+    parser.add_argument("--run", default="pretrained",
+                        help="a trained run (folkrnn train --run NAME); default: the shipped model")
     parser.add_argument("--tunes", type=int, default=200)
     parser.add_argument("--form", default=None, help="default: generate_tune's (AABB)")
     parser.add_argument("--temperature", type=float, default=None)

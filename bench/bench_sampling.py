@@ -1,6 +1,6 @@
 """Which sampling settings make tunes a classifier can't tell from real ones?
 
-    .venv/bin/python bench/bench_sampling.py --run NAME [--tunes 200] [SETTING ...]
+    .venv/bin/python bench/bench_sampling.py [--run NAME] [--tunes 200] [SETTING ...]
 
 For each named setting (below; all by default) generates ``--tunes`` tunes with
 `generate.generate_tune` (32 bars, half 4/4 and half 6/8, seeds 0, 1, …: the same seeds for
@@ -82,7 +82,8 @@ SHOWN = ("stepwise_share", "offbeat_chord_changes", "sounds_six_eight", "ends_on
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", required=True)
+    parser.add_argument("--run", default="pretrained",
+                        help="a trained run; default: the shipped model")
     parser.add_argument("--tunes", type=int, default=200)
     parser.add_argument("settings", nargs="*", default=list(SETTINGS),
                         help="names of settings to score (default: all)")

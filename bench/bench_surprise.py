@@ -1,6 +1,6 @@
 """How surprised is the model by real tunes, and by its own? Two checks for issue 18.
 
-    .venv/bin/python bench/bench_surprise.py --run NAME [--tunes 200]
+    .venv/bin/python bench/bench_surprise.py [--run NAME] [--tunes 200]
 
 1. **Surprise per tune.** The model's NLL per step (melody + chord), averaged over each tune:
    for the real held-out tunes (valid + test) and for ``--tunes`` tunes of the default
@@ -82,7 +82,8 @@ def judged_by_surprise(model, real: list[Tune], generated: list[Tune]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--run", required=True)
+    parser.add_argument("--run", default="pretrained",
+                        help="a trained run; default: the shipped model")
     parser.add_argument("--tunes", type=int, default=200)
     args = parser.parse_args()
     from folkrnn.model import load_run
