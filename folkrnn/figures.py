@@ -27,7 +27,8 @@ import numpy as np
 import pretty_midi
 from IPython.display import display
 from matplotlib.collections import PatchCollection
-from matplotlib.patches import Rectangle
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from folkrnn import music
@@ -403,4 +404,15 @@ def plot_metrics(generated: list[music.Tune] | Mapping[str, list[music.Tune]],
     for ax in axes.flat[len(METRICS):]:
         ax.set_visible(False)
     fig.suptitle("music metrics: generated vs real tunes")
+    fig.legend(handles=_box_legend(), loc="outside lower center", ncol=4, fontsize=8,
+               frameon=False)
     return finish(fig)
+
+
+def _box_legend() -> list:
+    """What the parts of matplotlib's default box plot mean, as legend entries."""
+    return [Patch(facecolor="none", edgecolor="black", label="box: middle half of the tunes"),
+            Line2D([], [], color="C1", label="median"),
+            Line2D([], [], color="green", marker="^", linestyle="none", label="mean"),
+            Line2D([], [], color="black", marker="o", markerfacecolor="none", linestyle="none",
+                   label="outliers (beyond the whiskers: 1.5 box heights)")]

@@ -164,6 +164,9 @@ def test_plot_metrics_labels_every_panel():
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
     assert titles == [m.replace("_", " ") for m in metrics.METRICS]
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["generated", "real"]
+    (legend,) = fig.legends  # what the box, the line and the triangle of each box plot mean
+    assert [t.get_text().split(" ")[0] for t in legend.get_texts()] == [
+        "box:", "median", "mean", "outliers"]
 
 
 def test_plot_metrics_shows_several_generated_sets_and_marks_rule_set_metrics():
