@@ -116,6 +116,8 @@ def save_run(home, name: str, model: keras.Model, config: Config) -> None:
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(config.to_json())
     (folder / "vocab.json").write_text(json.dumps(music.vocabularies()))
+    if model.optimizer is not None:  # as a trained run's checkpoint: Adam's state included
+        model.optimizer.build(model.trainable_variables)
     model.save_weights(folder / "best.weights.h5")
 
 
