@@ -33,7 +33,7 @@ from matplotlib.ticker import MaxNLocator
 
 from folkrnn import music
 from folkrnn.evaluate import report_table
-from folkrnn.metrics import METRICS, metric_table
+from folkrnn.metrics import METRICS, YES_NO, metric_table
 
 __all__ = ["new_figure", "finish", "plot_counts", "plot_histogram", "plot_vectors",
            "plot_piano_roll", "plot_piano_rolls", "plot_learning_rate", "plot_history",
@@ -395,10 +395,17 @@ def plot_metrics(generated: list[music.Tune] | Mapping[str, list[music.Tune]],
     fig, axes = new_figure(4 * cols, 2.8 * rows, nrows=rows, ncols=cols, squeeze=False)
     for ax, name in zip(axes.flat, METRICS):
         data = [[v for v in table[name] if not math.isnan(v)] for table in tables]
-        ax.boxplot(data, showmeans=True)
+        if METRICS[name].unit == YES_NO:  # a box of 0s and 1s says nothing: the share of yes
+            shares = [float(np.mean(d)) if d else math.nan for d in data]
+            bars = ax.bar(range(1, len(sets) + 1), shares, color="tab:green", alpha=0.6)
+            ax.bar_label(bars, labels=[f"{s:.0%}" for s in shares], fontsize=8)
+            ax.set(ylim=(0, 1.15))
+            ax.set_ylabel("share of tunes (yes)", fontsize=8)
+        else:
+            ax.boxplot(data, showmeans=True)
+            ax.set_ylabel(METRICS[name].unit, fontsize=8)
         ax.set_xticks(range(1, len(sets) + 1), list(sets))
         ax.set_title(name.replace("_", " "), fontsize=10)
-        ax.set_ylabel(METRICS[name].unit, fontsize=8)
         if notes and name in notes:
             ax.set_xlabel(notes[name], fontsize=8, color="tab:red")
     for ax in axes.flat[len(METRICS):]:

@@ -182,9 +182,12 @@ def pitch_classes(tune: Tune) -> float:
     return float(len(set(pitches % 12))) if len(pitches) else math.nan
 
 
+YES_NO = "0 = no, 1 = yes"  # the unit of a metric that says yes or no of a tune
+
+
 class Metric(NamedTuple):
     """A music metric: its function (whose name is the metric's), what it measures, and the unit
-    of its value (the axis label of `figures.plot_metrics`)."""
+    of its value (the axis label of `figures.plot_metrics`; `YES_NO`: drawn as a share)."""
 
     measure: Callable[[Tune], float]
     description: str
@@ -205,11 +208,11 @@ METRICS: dict[str, Metric] = {metric.measure.__name__: metric for metric in [
     Metric(notes_per_bar, "melody onsets per bar", "notes"),
     Metric(repeated_bars, "share of bars whose melody repeats an earlier bar exactly"),
     Metric(aabb_form, "1 if the first 8 bars recur later (>= 75% of note steps equal), else 0",
-           "0 = no, 1 = yes"),
+           YES_NO),
     Metric(longest_repeat, "longest run of bars each equal to the bar 1..8 bars before, in bars",
            "bars"),
     Metric(ends_on_tonic, "1 if the last note is the tonic of the estimated key, else 0",
-           "0 = no, 1 = yes"),
+           YES_NO),
     Metric(pitch_classes, "number of different pitch classes used", "pitch classes"),
 ]}
 DESCRIPTIONS = {name: metric.description for name, metric in METRICS.items()}  # for notebook 04

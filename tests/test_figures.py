@@ -179,6 +179,10 @@ def test_plot_metrics_shows_several_generated_sets_and_marks_rule_set_metrics():
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["free", "AABB", "real"]
     assert panels["ends on tonic"].get_xlabel() == "set by a rule"
     assert panels["pitch range"].get_xlabel() == ""
+    # a yes/no metric is the share of tunes that say yes, one bar per set; the others are boxes
+    assert [p.get_height() for p in panels["ends on tonic"].patches] == [1.0, 1.0, 1.0]
+    assert [t.get_text() for t in panels["ends on tonic"].texts] == ["100%", "100%", "100%"]
+    assert not panels["pitch range"].patches and panels["pitch range"].lines
 
 
 # --- tables ----------------------------------------------------------------------------------
