@@ -38,25 +38,29 @@ sys.path.insert(0, os.path.dirname(__file__))
 from bench_judge import generate_set  # noqa: E402
 
 
+def step_nll(tune: Tune, log_probs: tuple[np.ndarray, np.ndarray], start: int = 0
+             ) -> np.ndarray:
+    """Per step from ``start``: the NLL of the tune's melody event and chord under
+    ``log_probs`` (melody, chord), as `evaluate.model_log_probs` gives them."""
+    melody, chord = log_probs
+    at = np.arange(len(melody))
+    return -(melody[at, tune.melody[start:start + len(at)].astype(int)]
+             + chord[at, tune.chords[start:start + len(at)].astype(int)])
+
+
 def surprise(model, tunes: list[Tune]) -> np.ndarray:
     """Per tune: the model's mean NLL per step, melody and chord together."""
-    out = []
-    for tune, (melody, chord) in zip(tunes, model_log_probs(model, tunes)):
-        at = np.arange(len(tune))
-        out.append(-np.mean(melody[at, tune.melody.astype(int)]
-                            + chord[at, tune.chords.astype(int)]))
-    return np.array(out)
+    return np.array([step_nll(tune, log_probs).mean()
+                     for tune, log_probs in zip(tunes, model_log_probs(model, tunes))])
 
 
-def step_nll(model, tune: Tune, keys: list[str], start: int, stop: int) -> np.ndarray:
-    """NLL of steps ``start``..``stop`` read from a zero state at ``start``."""
+def window_log_probs(model, tune: Tune, keys: list[str], start: int, stop: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The log-probabilities of steps ``start``..``stop``, read from a zero state at ``start``."""
     arrays = tune_arrays(tune, keys)
     logits = model.predict_on_batch({k: arrays[k][None, start:stop].astype(np.int32)
                                      for k in keys})
-    melody, chord = log_softmax(logits["melody"][0], -1), log_softmax(logits["chord"][0], -1)
-    at = np.arange(stop - start)
-    return -(melody[at, tune.melody[start:stop].astype(int)]
-             + chord[at, tune.chords[start:stop].astype(int)])
+    return log_softmax(logits["melody"][0], -1), log_softmax(logits["chord"][0], -1)
 
 
 def judged_by_surprise(model, real: list[Tune], generated: list[Tune]) -> None:
@@ -106,12 +110,11 @@ def main() -> int:
                        sets["default generation"])
 
     window, keys = config.seq_len, [i.name for i in model.inputs]
-    whole, fresh, where = [], [], []
-    for tune in held_out:
-        whole.append(step_nll(model, tune, keys, 0, len(tune)))
-        fresh.append(np.concatenate([step_nll(model, tune, keys, a, min(a + window, len(tune)))
-                                     for a in range(0, len(tune), window)]))
-        where.append(np.arange(len(tune)))
+    whole = [step_nll(tune, log_probs)
+             for tune, log_probs in zip(held_out, model_log_probs(model, held_out))]
+    fresh = [np.concatenate([step_nll(tune, window_log_probs(model, tune, keys, a, a + window), a)
+                             for a in range(0, len(tune), window)]) for tune in held_out]
+    where = [np.arange(len(tune)) for tune in held_out]
     whole, fresh, where = map(np.concatenate, (whole, fresh, where))
     print(f"\nheld-out tunes read whole vs in fresh {window}-step windows (NLL per step)\n")
     print("| steps | n | whole tune | fresh windows |\n|---|---:|---:|---:|")
