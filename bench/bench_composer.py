@@ -2,7 +2,7 @@
 
     FOLKRNN_HOME=... python bench/bench_composer.py [RUN]
 
-Builds `composer(load_step_model(RUN))` (RUN defaults to the tutorial's run), then sets a seed
+Builds `composer(load_step_model(RUN))` (RUN defaults to the shipped model, ``pretrained``), then sets a seed
 and calls `compose()` (a tune, its piano roll, sheet music and MP3 player) six times; the first
 is left out. Prints the best and mean seconds.
 """
@@ -14,7 +14,7 @@ import time
 from folkrnn.require import require_tensorflow
 
 
-def main(run: str = "tutorial") -> None:
+def main(run: str = "pretrained") -> None:
     require_tensorflow()  # first, so that the Keras the imports below load starts quietly
     from folkrnn.composer import composer
     from folkrnn.model import load_step_model
