@@ -17,7 +17,8 @@ The network: the step's input embeddings, concatenated and projected to ``units`
 ``layers`` pre-norm blocks of causal self-attention (`HEADS` heads; in each block a step
 attends to at most the last `WINDOW` steps, itself included, so stacked blocks reach further
 back, as an LSTM's memory does beyond its training windows; ALiBi's linear distance penalty
-gives the order: Press et al. 2022) and a ReLU feed-forward layer 4× as wide; a final layer norm; the package's heads.
+gives the order: Press et al. 2022) and a ReLU feed-forward layer 4× as wide; a final layer
+norm; the package's heads.
 The run's ``config.json`` is the package's Config (``units``, ``layers``, ``dropout`` size the
 Transformer): load such a run through this script only.
 
@@ -43,7 +44,7 @@ from folkrnn import inputs, model as model_lib, music  # noqa: E402
 from folkrnn.config import Config  # noqa: E402
 
 HEADS = 4
-WINDOW = 128  # steps each step attends to, itself included (= the training windows' length)
+WINDOW = 128  # steps a step attends to in each block, itself included (= seq_len)
 WARMUP_SHARE = 0.03  # of all training steps: the step size rises linearly, then the cosine
 LN_EPSILON = 1e-3  # keras.layers.LayerNormalization's default
 # The better of the measured runs (BENCHMARKS.md): 4 blocks 192 wide (1.9 M weights), Adam at
