@@ -58,7 +58,6 @@ def alibi_slopes(heads: int) -> np.ndarray:
     return 2.0 ** (-8.0 * np.arange(1, heads + 1) / heads)
 
 
-@keras.saving.register_keras_serializable("folkrnn_bench")
 class WindowAttention(keras.layers.Layer):
     """Causal multi-head self-attention over the last ``window`` steps, ALiBi for order."""
 

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import bench_transformer  # noqa: E402
 
-from test_model import TINY, random_inputs, randomise  # noqa: E402
+from test_model import TINY, random_inputs, randomise, stepped_logits  # noqa: E402
 
 CONFIG = replace(TINY, layers=2, units=4 * bench_transformer.HEADS)
 
@@ -32,16 +32,11 @@ def test_step_by_step_equals_the_whole_window_beyond_the_attention_window(networ
     inputs = random_inputs(batch=2, steps=steps)
     expected = network(inputs, training=False)
     stepper = bench_transformer.TransformerStep(network, CONFIG)
-    states, melody, chord = stepper.initial_state(2), [], []
-    for t in range(steps):
-        ids = np.stack([inputs[i.name][:, t] for i in stepper.inputs])
-        hidden, states = stepper.step_ids(ids, states)
-        chord.append(stepper.chord_logits(hidden))
-        melody.append(stepper.melody_logits(hidden, inputs["next_chord"][:, t]))
+    chord, melody, states = stepped_logits(stepper, inputs)
     assert max(k.shape[2] for k, _ in states) == bench_transformer.WINDOW
     assert np.abs(np.asarray(expected["chord"])).max() > 1  # a non-trivial comparison
-    np.testing.assert_allclose(np.stack(chord, 1), expected["chord"], atol=1e-4, rtol=1e-4)
-    np.testing.assert_allclose(np.stack(melody, 1), expected["melody"], atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(chord, expected["chord"], atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(melody, expected["melody"], atol=1e-4, rtol=1e-4)
 
 
 def test_a_block_sees_at_most_the_window_behind_it():

@@ -83,15 +83,23 @@ def test_step_model_reproduces_keras_logits(config):
     expected = model(inputs, training=False)
     stepper = StepModel(model, config)
     assert [i.name for i in stepper.inputs] == list(input_keys(config)[:-1])  # by name, in order
-    states, melody, chord = stepper.initial_state(2), [], []
-    for t in range(40):
+    chord, melody, _ = stepped_logits(stepper, inputs)
+    assert np.abs(np.asarray(expected["chord"])).max() > 1  # a non-trivial comparison
+    np.testing.assert_allclose(chord, expected["chord"], atol=1e-4)
+    np.testing.assert_allclose(melody, expected["melody"], atol=1e-4)
+
+
+def stepped_logits(stepper, inputs: dict[str, np.ndarray]):
+    """(chord logits, melody logits, last states) of a step model fed ``inputs`` (batch, time)
+    one step at a time, the melody head told each step's real next chord."""
+    batch, steps = inputs["melody"].shape
+    states, melody, chord = stepper.initial_state(batch), [], []
+    for t in range(steps):
         ids = np.stack([inputs[i.name][:, t] for i in stepper.inputs])
         hidden, states = stepper.step_ids(ids, states)
         chord.append(stepper.chord_logits(hidden))
         melody.append(stepper.melody_logits(hidden, inputs["next_chord"][:, t]))
-    assert np.abs(np.asarray(expected["chord"])).max() > 1  # a non-trivial comparison
-    np.testing.assert_allclose(np.stack(chord, 1), expected["chord"], atol=1e-4)
-    np.testing.assert_allclose(np.stack(melody, 1), expected["melody"], atol=1e-4)
+    return np.stack(chord, 1), np.stack(melody, 1), states
 
 
 @pytest.mark.parametrize("key", ["lookback_melody_8", "lookback_chord_1", "repeats",
